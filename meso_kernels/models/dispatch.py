@@ -1,0 +1,21 @@
+"""One entry point for every pair potential, selected by an integer kind, so that the force, Hessian and
+virial drivers are compiled once (and cached) for all models. Each potential is defined once, in its module."""
+from numba import njit
+
+from . import ipl, lj, sticky, sw
+
+IPL, LJ, STICKY, SW = 0, 1, 2, 3
+KIND_NAMES = {IPL: "ipl", LJ: "lj", STICKY: "sticky", SW: "sw"}
+
+
+@njit(cache=True, inline="always")
+def pair_eval(kind, r, p):
+    """``(u, s, u2)`` of the pair potential ``kind`` at distance ``r`` with parameter row ``p``."""
+    if kind == IPL:
+        return ipl.pair(r, p)
+    elif kind == LJ:
+        return lj.pair(r, p)
+    elif kind == STICKY:
+        return sticky.pair(r, p)
+    else:
+        return sw.pair(r, p)
