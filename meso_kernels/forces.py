@@ -1,0 +1,239 @@
+"""Energy, forces and virial of a configuration: drivers over a neighbour list, generic in the pair potential
+(selected by ``model.kind``, see :mod:`meso_kernels.models.dispatch`) plus the Stillinger–Weber three-body term.
+
+Conventions (units: the model's reduced units): r_ij = x_j - x_i (minimum image); for a pair term
+s = -phi'(r)/r, the force on j is s r_ij and on i is -s r_ij. The virial is W = sum_pairs r_ij . f_ij (plus the
+three-body analogue), so that the pressure is P = (N T + W/d) / V.
+
+Work is split over numba threads in contiguous particle chunks, each with its own force buffer, reduced at the
+end: results are deterministic for a given number of threads.
+
+>>> import numpy as np
+>>> from meso_kernels.models import get_model
+>>> from meso_kernels.forces import ForceField
+>>> m = get_model("ipl")
+>>> x = np.array([[0.0, 0.0, 0.0], [1.1, 0.0, 0.0]]); box = np.full(3, 6.0)
+>>> ff = ForceField(m, box)
+>>> e, f, w = ff.compute(x, np.array([0, 0]))
+>>> bool(np.allclose(f[0], -f[1]))
+True
+"""
+import math
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from .models.dispatch import pair_eval
+from .models.sw import triplet
+from .neighbors import NeighborList
+
+
+@njit(cache=True, inline="always")
+def _chunk(c, nchunks, n):
+    return (c * n) // nchunks, ((c + 1) * n) // nchunks
+
+
+@njit(cache=True, parallel=True)
+def pair_forces(x, box, types, nlist, counts, kind, params, rcsq, nchunks):
+    """Pair energy U, forces F (N, d) and virial W over a *half* neighbour list."""
+    n, d = x.shape
+    fb = np.zeros((nchunks, n, d))
+    eb = np.zeros(nchunks)
+    wb = np.zeros(nchunks)
+    inv = 1.0 / box
+    for c in prange(nchunks):
+        i0, i1 = _chunk(c, nchunks, n)
+        f = fb[c]
+        e = 0.0
+        w = 0.0
+        dr = np.empty(3)
+        fi = np.empty(3)
+        for i in range(i0, i1):
+            ti = types[i]
+            for k in range(d):
+                fi[k] = 0.0
+            for m in range(counts[i]):
+                j = nlist[i, m]
+                tj = types[j]
+                r2 = 0.0
+                for k in range(d):
+                    t = x[j, k] - x[i, k]
+                    t -= box[k] * math.floor(t * inv[k] + 0.5)
+                    dr[k] = t
+                    r2 += t * t
+                if r2 < rcsq[ti, tj]:
+                    u, s, u2 = pair_eval(kind, math.sqrt(r2), params[ti, tj])
+                    e += u
+                    w += s * r2
+                    for k in range(d):
+                        fk = s * dr[k]
+                        f[j, k] += fk
+                        fi[k] -= fk
+            for k in range(d):
+                f[i, k] += fi[k]
+        eb[c] = e
+        wb[c] = w
+    F = fb[0].copy()
+    for c in range(1, nchunks):
+        F += fb[c]
+    return eb.sum(), F, wb.sum()
+
+
+@njit(cache=True, parallel=True)
+def sw_forces(x, box, nlist, counts, params, rc, tb, nchunks):
+    """Stillinger–Weber energy, forces and virial (3D, one species) over a *full* neighbour list: pair terms
+    once per pair (j > i), three-body terms for every centre i and neighbour pair j < k within r_c."""
+    n, d = x.shape
+    fb = np.zeros((nchunks, n, d))
+    eb = np.zeros(nchunks)
+    wb = np.zeros(nchunks)
+    p = params[0, 0]
+    rcsq = rc * rc
+    maxn = nlist.shape[1]
+    for c in prange(nchunks):
+        i0, i1 = _chunk(c, nchunks, n)
+        f = fb[c]
+        e = 0.0
+        w = 0.0
+        js = np.empty(maxn, np.int64)
+        rv = np.empty((maxn, 3))
+        inv = 1.0 / box
+        for i in range(i0, i1):
+            nn = 0
+            for m in range(counts[i]):
+                j = nlist[i, m]
+                r2 = 0.0
+                for k in range(3):
+                    t = x[j, k] - x[i, k]
+                    t -= box[k] * math.floor(t * inv[k] + 0.5)
+                    rv[nn, k] = t
+                    r2 += t * t
+                if r2 < rcsq:
+                    js[nn] = j
+                    if j > i:
+                        r = math.sqrt(r2)
+                        u, s, u2 = pair_eval(3, r, p)
+                        e += u
+                        w += s * r2
+                        for k in range(3):
+                            fk = s * rv[nn, k]
+                            f[j, k] += fk
+                            f[i, k] -= fk
+                    nn += 1
+            for a in range(nn - 1):
+                ja = js[a]
+                for b in range(a + 1, nn):
+                    jb = js[b]
+                    h, g1x, g1y, g1z, g2x, g2y, g2z = triplet(rv[a, 0], rv[a, 1], rv[a, 2],
+                                                             rv[b, 0], rv[b, 1], rv[b, 2], tb)
+                    e += h
+                    f[ja, 0] -= g1x
+                    f[ja, 1] -= g1y
+                    f[ja, 2] -= g1z
+                    f[jb, 0] -= g2x
+                    f[jb, 1] -= g2y
+                    f[jb, 2] -= g2z
+                    f[i, 0] += g1x + g2x
+                    f[i, 1] += g1y + g2y
+                    f[i, 2] += g1z + g2z
+                    w -= (rv[a, 0] * g1x + rv[a, 1] * g1y + rv[a, 2] * g1z
+                          + rv[b, 0] * g2x + rv[b, 1] * g2y + rv[b, 2] * g2z)
+        eb[c] = e
+        wb[c] = w
+    F = fb[0].copy()
+    for c in range(1, nchunks):
+        F += fb[c]
+    return eb.sum(), F, wb.sum()
+
+
+@njit(cache=True)
+def compute_any(x, box, types, nlist, counts, kind, params, rcsq, tb, nchunks):
+    """(U, F, W) of a pair model (half list) or, when ``tb`` is non-empty, of the SW model (full list)."""
+    if tb.size > 0:
+        return sw_forces(x, box, nlist, counts, params, math.sqrt(rcsq[0, 0]), tb, nchunks)
+    return pair_forces(x, box, types, nlist, counts, kind, params, rcsq, nchunks)
+
+
+@njit(cache=True)
+def pair_laplacian(x, box, types, nlist, counts, kind, params, rcsq):
+    """Laplacian of the pair energy over all coordinates, sum_pairs 2 [phi'' + (d - 1) phi'/r] (half list);
+    used for the configurational temperature T_conf = <|F|^2> / <lap U>."""
+    n, d = x.shape
+    lap = 0.0
+    for i in range(n):
+        ti = types[i]
+        for m in range(counts[i]):
+            j = nlist[i, m]
+            r2 = 0.0
+            for k in range(d):
+                t = x[j, k] - x[i, k]
+                t -= box[k] * math.floor(t / box[k] + 0.5)
+                r2 += t * t
+            if r2 < rcsq[ti, types[j]]:
+                u, s, u2 = pair_eval(kind, math.sqrt(r2), params[ti, types[j]])
+                lap += 2.0 * (u2 - (d - 1) * s)
+    return lap
+
+
+class ForceField:
+    """Energy, forces and virial of one model in one periodic box, with its own Verlet list.
+
+    Parameters
+    ----------
+    model : :class:`meso_kernels.models.Model`
+    box : (d,) array of box lengths (must match ``model.dim``)
+    skin : Verlet skin (length units), default 0.3
+
+    :meth:`compute` returns ``(U, F, W)``: potential energy (energy units), forces (N, d) (energy/length) and the
+    virial W = sum r_ij . f_ij (energy).
+    """
+
+    def __init__(self, model, box, skin=0.3):
+        box = np.asarray(box, dtype=float)
+        if box.shape != (model.dim,):
+            raise ValueError(f"box must have shape ({model.dim},) for model {model.name!r} (d = {model.dim}), "
+                             f"got {box.shape}")
+        self.model = model
+        self.box = box
+        self.three_body = model.three_body is not None
+        self.nl = NeighborList(model.rcut, box, skin=skin, half=not self.three_body)
+        self.rcsq = model.rcut**2
+        self.n_evals = 0
+
+    def _check(self, x, types):
+        x = np.ascontiguousarray(x, dtype=float)
+        types = np.ascontiguousarray(types, dtype=np.int64)
+        if x.ndim != 2 or x.shape[1] != self.model.dim:
+            raise ValueError(f"positions must have shape (N, {self.model.dim}), got {x.shape}")
+        if types.shape != (x.shape[0],):
+            raise ValueError(f"types must have shape ({x.shape[0]},), got {types.shape}")
+        if types.size and (types.min() < 0 or types.max() >= self.model.n_types):
+            raise ValueError(f"types must lie in 0..{self.model.n_types - 1} for model {self.model.name!r}")
+        return x, types
+
+    def compute(self, x, types, check=True):
+        """``(U, F, W)`` at positions ``x (N, d)`` with species ``types (N,)``. Raises ``FloatingPointError``
+        when the energy is not finite (overlapping particles)."""
+        if check:
+            x, types = self._check(x, types)
+        self.nl.update(x, types)
+        e, f, w = compute_any(x, self.box, types, self.nl.nlist, self.nl.counts, self.model.kind,
+                              self.model.params, self.rcsq, self.model.three_body_array, numba.get_num_threads())
+        self.n_evals += 1
+        if check and not math.isfinite(e):
+            raise FloatingPointError("non-finite potential energy: overlapping particles? "
+                                     "(check the configuration's minimum pair distance)")
+        return e, f, w
+
+    def energy(self, x, types):
+        return self.compute(x, types)[0]
+
+    def laplacian(self, x, types):
+        """Laplacian of U (pair models only) for the configurational temperature."""
+        if self.three_body:
+            raise NotImplementedError("the Laplacian of the three-body SW term is not implemented")
+        x, types = self._check(x, types)
+        self.nl.update(x, types)
+        return pair_laplacian(x, self.box, types, self.nl.nlist, self.nl.counts, self.model.kind,
+                              self.model.params, self.rcsq)

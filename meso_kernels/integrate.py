@@ -1,0 +1,332 @@
+"""Molecular dynamics: velocity-Verlet (NVE) and Nosé–Hoover-chain (NVT) integrators with their conserved
+quantities (MODELS.md section 5). Masses are 1; units are the model's reduced units (time in its t-unit).
+
+Nosé–Hoover chain (Martyna, Klein & Tuckerman, J. Chem. Phys. 97, 2635 (1992); Trotter splitting of
+Martyna et al., Mol. Phys. 87, 1117 (1996)) with M thermostats, masses Q_1 = g T tau^2 and Q_k = T tau^2,
+g = d (N - 1) degrees of freedom (the total momentum is removed at the start and conserved). The extended energy
+
+    H = K + U + sum_k p_k^2 / (2 Q_k) + g T xi_1 + T sum_{k>=2} xi_k
+
+is conserved by the exact flow; the integrator keeps it to O(dt^2).
+
+The whole step loop (thermostat, kicks, drift, neighbour-list check and rebuild, forces) runs compiled, so the
+Python overhead per step is nil.
+
+>>> import numpy as np
+>>> from meso_kernels.models import get_model
+>>> from meso_kernels.initial import random_configuration
+>>> from meso_kernels.integrate import NoseHoover
+>>> m = get_model("ipl")
+>>> sys0 = random_configuration(m, 256, 0.82, seed=1)
+>>> sim = NoseHoover(sys0, m, dt=0.002, T=1.0, tau=0.2, seed=1)
+>>> sim.run(200)
+>>> sim.step
+200
+"""
+import math
+import time
+
+import numba
+import numpy as np
+from numba import njit
+
+from .forces import compute_any
+from .neighbors import _cell_sort, build_into, max_displacement2
+
+_DONE, _NEED_GROW = 0, 1
+
+
+@njit(cache=True)
+def _nhc_half(v, xi, pxi, Q, g, T, dt):
+    """Propagate the chain and scale the velocities over dt/2 (MTK/Trotter; one Suzuki–Yoshida weight)."""
+    M = xi.size
+    dt2 = 0.5 * dt
+    dt4 = 0.25 * dt
+    dt8 = 0.125 * dt
+    ke2 = 0.0
+    for i in range(v.shape[0]):
+        for k in range(v.shape[1]):
+            ke2 += v[i, k] * v[i, k]
+    # backward sweep
+    if M > 1:
+        pxi[M - 1] += dt4 * (pxi[M - 2] ** 2 / Q[M - 2] - T)
+    for k in range(M - 2, -1, -1):
+        sc = math.exp(-dt8 * pxi[k + 1] / Q[k + 1])
+        G = ke2 - g * T if k == 0 else pxi[k - 1] ** 2 / Q[k - 1] - T
+        pxi[k] = (pxi[k] * sc + dt4 * G) * sc
+    if M == 1:
+        pxi[0] += dt4 * (ke2 - g * T)
+    # velocity scaling and chain positions
+    s = math.exp(-dt2 * pxi[0] / Q[0])
+    for i in range(v.shape[0]):
+        for k in range(v.shape[1]):
+            v[i, k] *= s
+    ke2 *= s * s
+    for k in range(M):
+        xi[k] += dt2 * pxi[k] / Q[k]
+    # forward sweep
+    for k in range(M - 1):
+        sc = math.exp(-dt8 * pxi[k + 1] / Q[k + 1])
+        G = ke2 - g * T if k == 0 else pxi[k - 1] ** 2 / Q[k - 1] - T
+        pxi[k] = (pxi[k] * sc + dt4 * G) * sc
+    if M > 1:
+        pxi[M - 1] += dt4 * (pxi[M - 2] ** 2 / Q[M - 2] - T)
+    else:
+        pxi[0] += dt4 * (ke2 - g * T)
+
+
+@njit(cache=True)
+def _kick(v, F, h):
+    for i in range(v.shape[0]):
+        for k in range(v.shape[1]):
+            v[i, k] += h * F[i, k]
+
+
+@njit(cache=True)
+def _drift(x, v, h):
+    for i in range(x.shape[0]):
+        for k in range(x.shape[1]):
+            x[i, k] += h * v[i, k]
+
+
+@njit(cache=True)
+def _reorder(x, v, types, ids, box, ncell):
+    """Permute the particles into cell order (memory locality for the neighbour build and the force loop).
+    ``ids`` follows the permutation so that the caller can restore the original order."""
+    start, order, cell = _cell_sort(x, box, ncell)
+    x[:, :] = x[order]
+    v[:, :] = v[order]
+    types[:] = types[order]
+    ids[:] = ids[order]
+
+
+@njit(cache=True)
+def _md_loop(nsteps, resume, x, v, F, en, types, ids, box, dt, nl, counts, xref, skin, cutsq, ncell, nsub,
+             kind, params, rcsq, tb, nchunks, thermostat, xi, pxi, Q, g, T):
+    """Run up to nsteps steps. ``en = [U, W, n_builds]`` is updated in place. Returns (steps done, status);
+    status _NEED_GROW means the neighbour list must be widened and the current step finished by the caller
+    (positions already drifted). With ``resume`` the first step starts after the drift."""
+    half = tb.size == 0
+    lim = 0.25 * skin * skin
+    for step in range(nsteps):
+        if not (resume and step == 0):
+            if thermostat:
+                _nhc_half(v, xi, pxi, Q, g, T, dt)
+            _kick(v, F, 0.5 * dt)
+            _drift(x, v, dt)
+            if max_displacement2(x, xref, box) > lim:
+                if nsub > 0:
+                    _reorder(x, v, types, ids, box, ncell)
+                over = build_into(x, box, types, cutsq, ncell, nsub, half, nl, counts)
+                if over > 0:
+                    return step, _NEED_GROW
+                xref[:, :] = x
+                en[2] += 1
+        e, f, w = compute_any(x, box, types, nl, counts, kind, params, rcsq, tb, nchunks)
+        F[:, :] = f
+        en[0] = e
+        en[1] = w
+        _kick(v, F, 0.5 * dt)
+        if thermostat:
+            _nhc_half(v, xi, pxi, Q, g, T, dt)
+    return nsteps, _DONE
+
+
+class NVE:
+    """Velocity-Verlet integration at constant N, V, E.
+
+    Parameters
+    ----------
+    system : :class:`meso_kernels.system.System` with velocities (copied; the integrator owns its state)
+    model : :class:`meso_kernels.models.Model`
+    dt : time step (model time units), > 0
+    skin : Verlet skin (length units)
+
+    Internally particles are kept in cell order (permuted at each neighbour-list build); ``x``, ``v``, ``types``,
+    ``forces`` and ``system`` are always returned in the caller's original order.
+    """
+
+    thermostat = False
+
+    def __init__(self, system, model, dt, skin=0.3):
+        from .forces import ForceField
+        system.check_model(model)
+        if not (np.isfinite(dt) and dt > 0):
+            raise ValueError(f"dt must be a positive time step, got {dt!r}")
+        if system.velocities is None:
+            raise ValueError("system.velocities is None: NVE needs initial velocities "
+                             "(meso_kernels.initial.maxwell_boltzmann)")
+        self.model = model
+        self.dt = float(dt)
+        self.box = np.asarray(system.box, dtype=float).copy()
+        self._types = np.ascontiguousarray(system.types, dtype=np.int64).copy()
+        self._x = np.ascontiguousarray(system.positions, dtype=float).copy()
+        self._v = np.ascontiguousarray(system.velocities, dtype=float).copy()
+        self._ids = np.arange(self._x.shape[0], dtype=np.int64)
+        self.ff = ForceField(model, self.box, skin=skin)
+        self.step = 0
+        self.wall_time = 0.0
+        self._setup_thermostat()
+        U, F, W = self.ff.compute(self._x, self._types)
+        self._F = F
+        self.en = np.array([U, W, 1.0])
+
+    def _setup_thermostat(self):
+        self.xi = np.zeros(1)
+        self.pxi = np.zeros(1)
+        self.Q = np.ones(1)
+        self.g = self._x.shape[1] * (self._x.shape[0] - 1)
+        self.T = 0.0
+
+    def _original(self, a):
+        out = np.empty_like(a)
+        out[self._ids] = a
+        return out
+
+    @property
+    def N(self):
+        return self._x.shape[0]
+
+    @property
+    def x(self):
+        """Positions (N, d), unwrapped, in the original particle order (a copy)."""
+        return self._original(self._x)
+
+    @property
+    def v(self):
+        """Velocities (N, d) in the original particle order (a copy)."""
+        return self._original(self._v)
+
+    @property
+    def types(self):
+        return self._original(self._types)
+
+    @property
+    def forces(self):
+        """Forces (N, d) at the current positions, original order (a copy)."""
+        return self._original(self._F)
+
+    @property
+    def time(self):
+        return self.step * self.dt
+
+    @property
+    def system(self):
+        """The current state as a new :class:`~meso_kernels.system.System` (positions wrapped into the box)."""
+        from .system import System
+        return System(self.x % self.box, self.box, self.types, self.v)
+
+    def potential_energy(self):
+        return float(self.en[0])
+
+    def kinetic_energy(self):
+        return 0.5 * float(np.sum(self._v**2))
+
+    def kinetic_temperature(self):
+        """2K / g with g = d (N - 1)."""
+        return 2.0 * self.kinetic_energy() / self.g
+
+    def pressure(self):
+        """P = (N T_kin + W / d) / V (energy/volume)."""
+        d = self._x.shape[1]
+        return (self.N * self.kinetic_temperature() + self.en[1] / d) / np.prod(self.box)
+
+    def configurational_temperature(self):
+        """|F|^2 / lap U of the current configuration (pair models)."""
+        return float(np.sum(self._F**2) / self.ff.laplacian(self._x, self._types))
+
+    def conserved(self):
+        """The conserved quantity: total energy (NVE) or the Nosé–Hoover extended energy (NVT)."""
+        return self.potential_energy() + self.kinetic_energy()
+
+    def run(self, nsteps, callback=None, every=None, progress=False):
+        """Advance ``nsteps`` steps. With ``callback`` and ``every``, ``callback(self)`` is called after each block
+        of ``every`` steps. ``progress=True`` shows a tqdm bar."""
+        nsteps = int(nsteps)
+        if nsteps < 0:
+            raise ValueError(f"nsteps must be >= 0, got {nsteps}")
+        if every is not None and int(every) < 1:
+            raise ValueError(f"every must be a positive number of steps, got {every}")
+        block = nsteps if every is None else int(every)
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=nsteps, desc=type(self).__name__, unit="step")
+        done = 0
+        t0 = time.perf_counter()
+        while done < nsteps:
+            n = min(block, nsteps - done)
+            self._advance(n)
+            done += n
+            if bar is not None:
+                bar.update(n)
+            if callback is not None:
+                callback(self)
+        self.wall_time += time.perf_counter() - t0
+        if bar is not None:
+            bar.close()
+
+    def _advance(self, n):
+        nl = self.ff.nl
+        resume = False
+        while n > 0:
+            if nl.xref is None:
+                nl.build(self._x, self._types)
+            done, status = _md_loop(n, resume, self._x, self._v, self._F, self.en, self._types, self._ids, self.box,
+                                    self.dt, nl.nlist, nl.counts, nl.xref, nl.skin, nl.cutsq, nl.ncell, nl.nsub,
+                                    self.model.kind, self.model.params, self.ff.rcsq,
+                                    self.model.three_body_array, numba.get_num_threads(), self.thermostat,
+                                    self.xi, self.pxi, self.Q, float(self.g), self.T)
+            self.step += done
+            n -= done
+            resume = False
+            if status == _NEED_GROW:
+                nl.nlist = np.zeros((self.N, 2 * nl.nlist.shape[1] + 8), np.int64)
+                nl.build(self._x, self._types)
+                resume = True
+        if not math.isfinite(self.en[0]):
+            raise FloatingPointError(f"non-finite energy at step {self.step}: the time step dt = {self.dt} may be "
+                                     "too large or particles overlap")
+
+
+class NoseHoover(NVE):
+    """Nosé–Hoover-chain NVT integration (see the module docstring).
+
+    Parameters
+    ----------
+    system, model, dt, skin : as for :class:`NVE`
+    T : target temperature (energy units, k_B = 1), > 0
+    tau : thermostat coupling time (time units), > 0; the paper's tau_NH (model.state_point.tau_nh)
+    chain : number of thermostats in the chain (>= 1), default 3
+    seed : if the system has no velocities, draw Maxwell–Boltzmann velocities at T with this seed
+    """
+
+    thermostat = True
+
+    def __init__(self, system, model, dt, T, tau, chain=3, skin=0.3, seed=None):
+        if not (np.isfinite(T) and T > 0):
+            raise ValueError(f"T must be a positive temperature, got {T!r}")
+        if not (np.isfinite(tau) and tau > 0):
+            raise ValueError(f"tau must be a positive coupling time, got {tau!r}")
+        if int(chain) < 1:
+            raise ValueError(f"chain must be a positive number of thermostats, got {chain!r}")
+        self._T, self._tau, self._chain = float(T), float(tau), int(chain)
+        if system.velocities is None:
+            from .initial import maxwell_boltzmann
+            system = system.copy()
+            system.velocities = maxwell_boltzmann(system.N, system.dim, T, seed)
+        super().__init__(system, model, dt, skin=skin)
+        self._v -= self._v.mean(axis=0)
+
+    def _setup_thermostat(self):
+        d, N = self._x.shape[1], self._x.shape[0]
+        self.g = d * (N - 1)
+        self.T = self._T
+        self.xi = np.zeros(self._chain)
+        self.pxi = np.zeros(self._chain)
+        self.Q = np.full(self._chain, self.T * self._tau**2)
+        self.Q[0] *= self.g
+
+    def conserved(self):
+        ext = float(np.sum(self.pxi**2 / (2 * self.Q)) + self.g * self.T * self.xi[0] + self.T * np.sum(self.xi[1:]))
+        return self.potential_energy() + self.kinetic_energy() + ext

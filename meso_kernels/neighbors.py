@@ -1,0 +1,289 @@
+"""Cell list + Verlet neighbour list with a skin, for periodic orthorhombic boxes in 2D and 3D.
+
+A pair (i, j) enters the list when r_ij < r_c(t_i, t_j) + skin (per species-pair cut-offs). The list is rebuilt
+when any particle has moved more than skin/2 since the last build, which guarantees that no pair within its
+cut-off is ever missing. Distances use the minimum-image convention, so positions need not be wrapped; the box must
+satisfy r_c,max + skin <= L/2 in every direction.
+
+The list is stored as a padded array ``nlist (N, max_neighbors)`` with ``counts (N,)``; a *half* list holds each
+pair once (j > i), a *full* list twice (needed by three-body terms).
+
+>>> import numpy as np
+>>> from meso_kernels.neighbors import NeighborList
+>>> rng = np.random.default_rng(0)
+>>> x = rng.uniform(0, 10, (500, 3)); box = np.full(3, 10.0)
+>>> nl = NeighborList(np.array([[2.0]]), box, skin=0.3)
+>>> nl.update(x, np.zeros(500, np.int32))
+True
+>>> int(nl.counts.sum()) == nl.n_pairs
+True
+"""
+import math
+
+import numpy as np
+from numba import njit, prange
+
+
+@njit(cache=True)
+def _cell_sort(x, box, ncell):
+    """Assign particles to cells; return (cell_start (ncells+1,), order (N,)) with particles of cell c at
+    order[cell_start[c]:cell_start[c+1]]."""
+    n, d = x.shape
+    ntot = 1
+    for k in range(d):
+        ntot *= ncell[k]
+    cell = np.empty(n, np.int64)
+    for i in range(n):
+        c = 0
+        for k in range(d):
+            s = x[i, k] / box[k]
+            s -= math.floor(s)
+            ck = int(s * ncell[k])
+            if ck >= ncell[k]:
+                ck = ncell[k] - 1
+            c = c * ncell[k] + ck
+        cell[i] = c
+    start = np.zeros(ntot + 1, np.int64)
+    for i in range(n):
+        start[cell[i] + 1] += 1
+    for c in range(ntot):
+        start[c + 1] += start[c]
+    fill = start[:-1].copy()
+    order = np.empty(n, np.int64)
+    for i in range(n):
+        order[fill[cell[i]]] = i
+        fill[cell[i]] += 1
+    return start, order, cell
+
+
+@njit(cache=True, inline="always")
+def min_image_dist2(x, i, j, box, dr):
+    """Squared minimum-image distance of j from i; fills dr = x_j - x_i (minimum image)."""
+    r2 = 0.0
+    for k in range(x.shape[1]):
+        t = x[j, k] - x[i, k]
+        t -= box[k] * math.floor(t / box[k] + 0.5)
+        dr[k] = t
+        r2 += t * t
+    return r2
+
+
+@njit(cache=True)
+def _stencil(d, half, nsub):
+    """Offsets of the neighbouring cells for cells of side >= reach / nsub: all (2 nsub + 1)^d of them (full list)
+    or, for a half list, the zero offset plus those whose first non-zero component is positive."""
+    w = 2 * nsub + 1
+    nd = w**d
+    out = np.empty((nd, d), np.int64)
+    m = 0
+    for s in range(nd):
+        mm = s
+        for k in range(d):
+            out[m, k] = mm % w - nsub
+            mm //= w
+        keep = True
+        if half:
+            for k in range(d):
+                if out[m, k] != 0:
+                    keep = out[m, k] > 0
+                    break
+        if keep:
+            m += 1
+    return out[:m]
+
+
+@njit(cache=True, parallel=True)
+def _build_cells(x, box, types, cutsq, ncell, nsub, half, nlist, counts):
+    """Cell-list build. Particles are visited in cell order and candidates are read from a cell-sorted copy of
+    the coordinates (contiguous memory). Half lists use a half stencil: each pair is found exactly once, in the
+    row of either member."""
+    n, d = x.shape
+    start, order, cell = _cell_sort(x, box, ncell)
+    xs = np.empty((n, d))
+    ts = np.empty(n, np.int64)
+    for p in range(n):
+        for k in range(d):
+            xs[p, k] = x[order[p], k]
+        ts[p] = types[order[p]]
+    inv = 1.0 / box
+    sten = _stencil(d, half, nsub)
+    ns = sten.shape[0]
+    maxn = nlist.shape[1]
+    for p in prange(n):
+        i = order[p]
+        ti = ts[p]
+        ci = cell[i]
+        cnt = 0
+        for m in range(ns):
+            rem = ci
+            c = 0
+            mul = 1
+            for k in range(d - 1, -1, -1):
+                ck = rem % ncell[k] + sten[m, k]
+                rem //= ncell[k]
+                if ck < 0:
+                    ck += ncell[k]
+                elif ck >= ncell[k]:
+                    ck -= ncell[k]
+                c += ck * mul
+                mul *= ncell[k]
+            self_cell = c == ci
+            q0 = start[c]
+            if self_cell:
+                q0 = p + 1 if half else start[c]
+            for q in range(q0, start[c + 1]):
+                if q == p:
+                    continue
+                r2 = 0.0
+                for k in range(d):
+                    t = xs[q, k] - xs[p, k]
+                    t -= box[k] * math.floor(t * inv[k] + 0.5)
+                    r2 += t * t
+                if r2 < cutsq[ti, ts[q]]:
+                    if cnt < maxn:
+                        nlist[i, cnt] = order[q]
+                    cnt += 1
+        counts[i] = cnt
+    overflow = 0
+    for i in range(n):
+        if counts[i] > maxn:
+            overflow = max(overflow, counts[i])
+    return overflow
+
+
+@njit(cache=True, parallel=True)
+def _build_brute(x, box, types, cutsq, half, nlist, counts):
+    n, d = x.shape
+    maxn = nlist.shape[1]
+    for i in prange(n):
+        dr = np.empty(d)
+        cnt = 0
+        ti = types[i]
+        j0 = i + 1 if half else 0
+        for j in range(j0, n):
+            if j == i:
+                continue
+            r2 = min_image_dist2(x, i, j, box, dr)
+            if r2 < cutsq[ti, types[j]]:
+                if cnt < maxn:
+                    nlist[i, cnt] = j
+                cnt += 1
+        counts[i] = cnt
+    overflow = 0
+    for i in range(n):
+        if counts[i] > maxn:
+            overflow = max(overflow, counts[i])
+    return overflow
+
+
+@njit(cache=True)
+def build_into(x, box, types, cutsq, ncell, nsub, half, nlist, counts):
+    """Fill ``nlist``/``counts`` in place; return 0, or the needed row length when ``nlist`` is too narrow.
+    ``nsub = 0`` selects the all-pairs search (boxes too small for a cell list)."""
+    if nsub > 0:
+        return _build_cells(x, box, types, cutsq, ncell, nsub, half, nlist, counts)
+    return _build_brute(x, box, types, cutsq, half, nlist, counts)
+
+
+@njit(cache=True)
+def max_displacement2(x, xref, box):
+    """Largest squared minimum-image displacement between two configurations."""
+    n, d = x.shape
+    m = 0.0
+    for i in range(n):
+        r2 = 0.0
+        for k in range(d):
+            t = x[i, k] - xref[i, k]
+            t -= box[k] * math.floor(t / box[k] + 0.5)
+            r2 += t * t
+        if r2 > m:
+            m = r2
+    return m
+
+
+class NeighborList:
+    """Verlet list with skin built from a cell list (or all pairs when the box is too small for one).
+
+    Parameters
+    ----------
+    rcut : (ntypes, ntypes) array, cut-off per species pair (length units).
+    box : (d,) array, periodic box side lengths.
+    skin : float > 0, Verlet skin (length units); default 0.3.
+    half : bool, store each pair once (j > i) if True, twice otherwise.
+
+    Attributes after :meth:`update`: ``nlist (N, max_neighbors) int64``, ``counts (N,)``, ``n_builds``.
+    """
+
+    def __init__(self, rcut, box, skin=0.3, half=True):
+        rcut = np.atleast_2d(np.asarray(rcut, dtype=float))
+        box = np.asarray(box, dtype=float)
+        if box.ndim != 1 or box.size not in (2, 3):
+            raise ValueError(f"box must have shape (2,) or (3,), got {box.shape}")
+        if not np.all(np.isfinite(box)) or np.any(box <= 0):
+            raise ValueError(f"box lengths must be positive and finite, got {box}")
+        if not np.isfinite(skin) or skin <= 0:
+            raise ValueError(f"skin must be a positive number, got {skin}")
+        if np.any(rcut <= 0):
+            raise ValueError("rcut must be positive")
+        reach = rcut.max() + skin
+        if reach > 0.5 * box.min():
+            raise ValueError(
+                f"box too small for the cut-off: r_c + skin = {reach:.4g} exceeds half the smallest box length "
+                f"{0.5 * box.min():.4g}; use more particles (larger box) or a smaller skin")
+        self.rcut = rcut
+        self.box = box
+        self.skin = float(skin)
+        self.half = bool(half)
+        self.cutsq = (rcut + skin) ** 2
+        # cells of side >= reach/2 with a 5^d stencil where the box allows, else >= reach with 3^d, else all pairs
+        self.nsub = 0
+        for nsub in (2, 1):
+            ncell = np.floor(box * nsub / reach).astype(np.int64)
+            if np.all(ncell >= 2 * nsub + 1):
+                self.nsub = nsub
+                break
+        self.ncell = ncell if self.nsub else np.ones(box.size, np.int64)
+        self.nlist = np.zeros((0, 0), np.int64)
+        self.counts = np.zeros(0, np.int64)
+        self.xref = None
+        self.n_builds = 0
+
+    @property
+    def n_pairs(self):
+        return int(self.counts.sum())
+
+    def build(self, x, types):
+        """Build the list now for positions ``x (N, d)`` and species ``types (N,)``."""
+        x = np.ascontiguousarray(x, dtype=float)
+        n = x.shape[0]
+        types = np.ascontiguousarray(types, dtype=np.int64)
+        if self.nlist.shape[0] != n or self.nlist.shape[1] == 0:
+            # rough estimate: density x sphere volume of the reach, with margin
+            d = x.shape[1]
+            rho = n / np.prod(self.box)
+            reach = self.rcut.max() + self.skin
+            vol = np.pi * reach**2 if d == 2 else 4.0 / 3.0 * np.pi * reach**3
+            est = int(1.5 * rho * vol * (0.5 if self.half else 1.0)) + 16
+            self.nlist = np.zeros((n, est), np.int64)
+            self.counts = np.zeros(n, np.int64)
+        while True:
+            over = build_into(x, self.box, types, self.cutsq, self.ncell, self.nsub, self.half,
+                              self.nlist, self.counts)
+            if over == 0:
+                break
+            self.nlist = np.zeros((n, int(over * 1.3) + 8), np.int64)
+        self.xref = x.copy()
+        self.n_builds += 1
+
+    def needs_update(self, x):
+        """True when some particle moved more than skin/2 since the last build (or there is no list)."""
+        if self.xref is None or self.xref.shape != x.shape:
+            return True
+        return max_displacement2(x, self.xref, self.box) > 0.25 * self.skin**2
+
+    def update(self, x, types):
+        """Rebuild if needed; return True when the list was rebuilt."""
+        if self.needs_update(x):
+            self.build(x, types)
+            return True
+        return False
