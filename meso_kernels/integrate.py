@@ -330,3 +330,20 @@ class NoseHoover(NVE):
     def conserved(self):
         ext = float(np.sum(self.pxi**2 / (2 * self.Q)) + self.g * self.T * self.xi[0] + self.T * np.sum(self.xi[1:]))
         return self.potential_energy() + self.kinetic_energy() + ext
+
+
+def thermalize(system, model, T, nsteps, dt=None, tau=None, seed=0, relax_ftol=1.0, progress=False):
+    """Bring a (freshly generated) configuration to temperature T: a loose FIRE quench removes close contacts
+    (max |F_i| < ``relax_ftol``), then Maxwell–Boltzmann velocities at T (``seed``) and ``nsteps`` Nosé–Hoover
+    steps with the model's dt and tau_NH unless given. Returns the running :class:`NoseHoover` integrator.
+    Whether ``nsteps`` suffices is the caller's to check (MSD and F_s time-translation invariant)."""
+    from .initial import maxwell_boltzmann
+    from .quench import quench
+    sp = model.state_point
+    dt = sp.dt if dt is None else dt
+    tau = sp.tau_nh if tau is None else tau
+    relaxed, _ = quench(system, model, method="fire", ftol=relax_ftol, max_steps=20_000)
+    relaxed.velocities = maxwell_boltzmann(relaxed.N, relaxed.dim, T, seed)
+    sim = NoseHoover(relaxed, model, dt=dt, T=T, tau=tau)
+    sim.run(nsteps, progress=progress)
+    return sim
