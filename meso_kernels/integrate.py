@@ -227,9 +227,9 @@ class NVE:
         return 2.0 * self.kinetic_energy() / self.g
 
     def pressure(self):
-        """P = (N T_kin + W / d) / V (energy/volume)."""
+        """Virial pressure P = (2K + W) / (d V) (energy/volume), W = sum r_ij . f_ij."""
         d = self._x.shape[1]
-        return (self.N * self.kinetic_temperature() + self.en[1] / d) / np.prod(self.box)
+        return (2.0 * self.kinetic_energy() + self.en[1]) / (d * np.prod(self.box))
 
     def configurational_temperature(self):
         """|F|^2 / lap U of the current configuration (pair models)."""
@@ -278,11 +278,13 @@ class NVE:
                                     self.model.three_body_array, numba.get_num_threads(), self.thermostat,
                                     self.xi, self.pxi, self.Q, float(self.g), self.T)
             self.step += done
+            nl.n_builds = int(self.en[2])
             n -= done
             resume = False
             if status == _NEED_GROW:
                 nl.nlist = np.zeros((self.N, 2 * nl.nlist.shape[1] + 8), np.int64)
                 nl.build(self._x, self._types)
+                self.en[2] += 1
                 resume = True
         if not math.isfinite(self.en[0]):
             raise FloatingPointError(f"non-finite energy at step {self.step}: the time step dt = {self.dt} may be "

@@ -6,7 +6,7 @@ cut-off is ever missing. Distances use the minimum-image convention, so position
 satisfy r_c,max + skin <= L/2 in every direction.
 
 The list is stored as a padded array ``nlist (N, max_neighbors)`` with ``counts (N,)``; a *half* list holds each
-pair once (j > i), a *full* list twice (needed by three-body terms).
+pair once (in the row of either member), a *full* list twice (needed by three-body terms).
 
 >>> import numpy as np
 >>> from meso_kernels.neighbors import NeighborList
@@ -202,14 +202,14 @@ def max_displacement2(x, xref, box):
 
 
 class NeighborList:
-    """Verlet list with skin built from a cell list (or all pairs when the box is too small for one).
+    """Verlet list with skin built from a cell list of cells >= (r_c + skin)/2 (all pairs when L < 2.5 (r_c + skin)).
 
     Parameters
     ----------
     rcut : (ntypes, ntypes) array, cut-off per species pair (length units).
     box : (d,) array, periodic box side lengths.
     skin : float > 0, Verlet skin (length units); default 0.3.
-    half : bool, store each pair once (j > i) if True, twice otherwise.
+    half : bool, store each pair once (in the row of either member) if True, twice otherwise.
 
     Attributes after :meth:`update`: ``nlist (N, max_neighbors) int64``, ``counts (N,)``, ``n_builds``.
     """
@@ -235,13 +235,9 @@ class NeighborList:
         self.skin = float(skin)
         self.half = bool(half)
         self.cutsq = (rcut + skin) ** 2
-        # cells of side >= reach/2 with a 5^d stencil where the box allows, else >= reach with 3^d, else all pairs
-        self.nsub = 0
-        for nsub in (2, 1):
-            ncell = np.floor(box * nsub / reach).astype(np.int64)
-            if np.all(ncell >= 2 * nsub + 1):
-                self.nsub = nsub
-                break
+        # cells of side >= reach/2 with a 5^d stencil where the box holds 5 of them (L >= 2.5 reach), else all pairs
+        ncell = np.floor(2.0 * box / reach).astype(np.int64)
+        self.nsub = 2 if np.all(ncell >= 5) else 0
         self.ncell = ncell if self.nsub else np.ones(box.size, np.int64)
         self.nlist = np.zeros((0, 0), np.int64)
         self.counts = np.zeros(0, np.int64)
