@@ -28,50 +28,71 @@ from .models.dispatch import pair_eval
 from .models.sw import triplet
 from .neighbors import NeighborList
 
+#: LLVM fast-math flags of the hot loops: fused multiply-add contraction only (no reassociation, so sums keep
+#: their order and results stay deterministic and IEEE-accurate to rounding).
+FAST = {"contract"}
+
 
 @njit(cache=True, inline="always")
 def _chunk(c, nchunks, n):
     return (c * n) // nchunks, ((c + 1) * n) // nchunks
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, fastmath=FAST)
 def pair_forces(x, box, types, nlist, counts, kind, params, rcsq, nchunks):
-    """Pair energy U, forces F (N, d) and virial W over a *half* neighbour list."""
+    """Pair energy U, forces F (N, d) and virial W over a *half* neighbour list (d = 2 or 3; the z component is
+    skipped in 2D)."""
     n, d = x.shape
+    d3 = d == 3
     fb = np.zeros((nchunks, n, d))
     eb = np.zeros(nchunks)
     wb = np.zeros(nchunks)
-    inv = 1.0 / box
+    bx = box[0]
+    by = box[1]
+    bz = box[2] if d3 else 1.0
+    ix = 1.0 / bx
+    iy = 1.0 / by
+    iz = 1.0 / bz
     for c in prange(nchunks):
         i0, i1 = _chunk(c, nchunks, n)
         f = fb[c]
         e = 0.0
         w = 0.0
-        dr = np.empty(3)
-        fi = np.empty(3)
         for i in range(i0, i1):
             ti = types[i]
-            for k in range(d):
-                fi[k] = 0.0
+            xi = x[i, 0]
+            yi = x[i, 1]
+            zi = x[i, 2] if d3 else 0.0
+            fx = 0.0
+            fy = 0.0
+            fz = 0.0
             for m in range(counts[i]):
                 j = nlist[i, m]
                 tj = types[j]
-                r2 = 0.0
-                for k in range(d):
-                    t = x[j, k] - x[i, k]
-                    t -= box[k] * math.floor(t * inv[k] + 0.5)
-                    dr[k] = t
-                    r2 += t * t
+                dx = x[j, 0] - xi
+                dx -= bx * math.floor(dx * ix + 0.5)
+                dy = x[j, 1] - yi
+                dy -= by * math.floor(dy * iy + 0.5)
+                dz = 0.0
+                if d3:
+                    dz = x[j, 2] - zi
+                    dz -= bz * math.floor(dz * iz + 0.5)
+                r2 = dx * dx + dy * dy + dz * dz
                 if r2 < rcsq[ti, tj]:
                     u, s, u2 = pair_eval(kind, math.sqrt(r2), params[ti, tj])
                     e += u
                     w += s * r2
-                    for k in range(d):
-                        fk = s * dr[k]
-                        f[j, k] += fk
-                        fi[k] -= fk
-            for k in range(d):
-                f[i, k] += fi[k]
+                    f[j, 0] += s * dx
+                    f[j, 1] += s * dy
+                    fx -= s * dx
+                    fy -= s * dy
+                    if d3:
+                        f[j, 2] += s * dz
+                        fz -= s * dz
+            f[i, 0] += fx
+            f[i, 1] += fy
+            if d3:
+                f[i, 2] += fz
         eb[c] = e
         wb[c] = w
     F = fb[0].copy()
@@ -80,7 +101,7 @@ def pair_forces(x, box, types, nlist, counts, kind, params, rcsq, nchunks):
     return eb.sum(), F, wb.sum()
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, fastmath=FAST)
 def sw_forces(x, box, nlist, counts, params, rc, tb, nchunks):
     """Stillinger–Weber energy, forces and virial (3D, one species) over a *full* neighbour list: pair terms
     once per pair (j > i), three-body terms for every centre i and neighbour pair j < k within r_c."""

@@ -101,7 +101,7 @@ def _reorder(x, v, types, ids, box, ncell):
 
 
 @njit(cache=True)
-def _md_loop(nsteps, resume, x, v, F, en, types, ids, box, dt, nl, counts, xref, skin, cutsq, ncell, nsub,
+def _md_loop(nsteps, resume, x, v, F, en, types, ids, box, dt, nl, counts, xref, skin, cutsq, ncell, nbr, shift,
              kind, params, rcsq, tb, nchunks, thermostat, xi, pxi, Q, g, T):
     """Run up to nsteps steps. ``en = [U, W, n_builds]`` is updated in place. Returns (steps done, status);
     status _NEED_GROW means the neighbour list must be widened and the current step finished by the caller
@@ -115,9 +115,9 @@ def _md_loop(nsteps, resume, x, v, F, en, types, ids, box, dt, nl, counts, xref,
             _kick(v, F, 0.5 * dt)
             _drift(x, v, dt)
             if max_displacement2(x, xref, box) > lim:
-                if nsub > 0:
+                if nbr.shape[0] > 0:
                     _reorder(x, v, types, ids, box, ncell)
-                over = build_into(x, box, types, cutsq, ncell, nsub, half, nl, counts)
+                over = build_into(x, box, types, cutsq, ncell, nbr, shift, half, nl, counts)
                 if over > 0:
                     return step, _NEED_GROW
                 xref[:, :] = x
@@ -273,7 +273,7 @@ class NVE:
             if nl.xref is None:
                 nl.build(self._x, self._types)
             done, status = _md_loop(n, resume, self._x, self._v, self._F, self.en, self._types, self._ids, self.box,
-                                    self.dt, nl.nlist, nl.counts, nl.xref, nl.skin, nl.cutsq, nl.ncell, nl.nsub,
+                                    self.dt, nl.nlist, nl.counts, nl.xref, nl.skin, nl.cutsq, nl.ncell, nl.cell_nbr, nl.cell_shift,
                                     self.model.kind, self.model.params, self.ff.rcsq,
                                     self.model.three_body_array, numba.get_num_threads(), self.thermostat,
                                     self.xi, self.pxi, self.Q, float(self.g), self.T)

@@ -92,22 +92,54 @@ def _stencil(d, half, nsub):
     return out[:m]
 
 
+@njit(cache=True)
+def cell_table(ncell, box, half, nsub):
+    """For every cell, its neighbouring cells (``nbr (ncells, ns)``) and the periodic shift to add to a
+    wrapped position in that neighbour cell (``shift (ncells, ns, d)``), for the stencil of :func:`_stencil`."""
+    d = ncell.size
+    sten = _stencil(d, half, nsub)
+    ns = sten.shape[0]
+    ntot = 1
+    for k in range(d):
+        ntot *= ncell[k]
+    nbr = np.empty((ntot, ns), np.int64)
+    shift = np.zeros((ntot, ns, d))
+    cc = np.empty(d, np.int64)
+    for c in range(ntot):
+        rem = c
+        for k in range(d - 1, -1, -1):
+            cc[k] = rem % ncell[k]
+            rem //= ncell[k]
+        for m in range(ns):
+            c2 = 0
+            for k in range(d):
+                ck = cc[k] + sten[m, k]
+                if ck < 0:
+                    ck += ncell[k]
+                    shift[c, m, k] = -box[k]
+                elif ck >= ncell[k]:
+                    ck -= ncell[k]
+                    shift[c, m, k] = box[k]
+                c2 = c2 * ncell[k] + ck
+            nbr[c, m] = c2
+    return nbr, shift
+
+
 @njit(cache=True, parallel=True)
-def _build_cells(x, box, types, cutsq, ncell, nsub, half, nlist, counts):
-    """Cell-list build. Particles are visited in cell order and candidates are read from a cell-sorted copy of
-    the coordinates (contiguous memory). Half lists use a half stencil: each pair is found exactly once, in the
-    row of either member."""
+def _build_cells(x, box, types, cutsq, ncell, nbr, shift, half, nlist, counts):
+    """Cell-list build. Candidates are read from a cell-sorted, wrapped copy of the coordinates (contiguous
+    memory) with precomputed neighbour cells and periodic shifts (no per-pair minimum image). Half lists use a
+    half stencil: each pair is found exactly once, in the row of either member."""
     n, d = x.shape
     start, order, cell = _cell_sort(x, box, ncell)
     xs = np.empty((n, d))
     ts = np.empty(n, np.int64)
     for p in range(n):
+        i = order[p]
         for k in range(d):
-            xs[p, k] = x[order[p], k]
-        ts[p] = types[order[p]]
-    inv = 1.0 / box
-    sten = _stencil(d, half, nsub)
-    ns = sten.shape[0]
+            xs[p, k] = x[i, k] - box[k] * math.floor(x[i, k] / box[k])
+        ts[p] = types[i]
+    ns = nbr.shape[1]
     maxn = nlist.shape[1]
     for p in prange(n):
         i = order[p]
@@ -115,29 +147,16 @@ def _build_cells(x, box, types, cutsq, ncell, nsub, half, nlist, counts):
         ci = cell[i]
         cnt = 0
         for m in range(ns):
-            rem = ci
-            c = 0
-            mul = 1
-            for k in range(d - 1, -1, -1):
-                ck = rem % ncell[k] + sten[m, k]
-                rem //= ncell[k]
-                if ck < 0:
-                    ck += ncell[k]
-                elif ck >= ncell[k]:
-                    ck -= ncell[k]
-                c += ck * mul
-                mul *= ncell[k]
-            self_cell = c == ci
+            c = nbr[ci, m]
             q0 = start[c]
-            if self_cell:
-                q0 = p + 1 if half else start[c]
+            if half and c == ci:
+                q0 = p + 1
             for q in range(q0, start[c + 1]):
                 if q == p:
                     continue
                 r2 = 0.0
                 for k in range(d):
-                    t = xs[q, k] - xs[p, k]
-                    t -= box[k] * math.floor(t * inv[k] + 0.5)
+                    t = xs[q, k] + shift[ci, m, k] - xs[p, k]
                     r2 += t * t
                 if r2 < cutsq[ti, ts[q]]:
                     if cnt < maxn:
@@ -177,11 +196,11 @@ def _build_brute(x, box, types, cutsq, half, nlist, counts):
 
 
 @njit(cache=True)
-def build_into(x, box, types, cutsq, ncell, nsub, half, nlist, counts):
+def build_into(x, box, types, cutsq, ncell, nbr, shift, half, nlist, counts):
     """Fill ``nlist``/``counts`` in place; return 0, or the needed row length when ``nlist`` is too narrow.
-    ``nsub = 0`` selects the all-pairs search (boxes too small for a cell list)."""
-    if nsub > 0:
-        return _build_cells(x, box, types, cutsq, ncell, nsub, half, nlist, counts)
+    An empty cell table (``nbr.shape[0] == 0``) selects the all-pairs search (boxes too small for a cell list)."""
+    if nbr.shape[0] > 0:
+        return _build_cells(x, box, types, cutsq, ncell, nbr, shift, half, nlist, counts)
     return _build_brute(x, box, types, cutsq, half, nlist, counts)
 
 
@@ -239,6 +258,10 @@ class NeighborList:
         ncell = np.floor(2.0 * box / reach).astype(np.int64)
         self.nsub = 2 if np.all(ncell >= 5) else 0
         self.ncell = ncell if self.nsub else np.ones(box.size, np.int64)
+        if self.nsub:
+            self.cell_nbr, self.cell_shift = cell_table(self.ncell, box, self.half, self.nsub)
+        else:
+            self.cell_nbr, self.cell_shift = np.zeros((0, 0), np.int64), np.zeros((0, 0, box.size))
         self.nlist = np.zeros((0, 0), np.int64)
         self.counts = np.zeros(0, np.int64)
         self.xref = None
@@ -263,8 +286,8 @@ class NeighborList:
             self.nlist = np.zeros((n, est), np.int64)
             self.counts = np.zeros(n, np.int64)
         while True:
-            over = build_into(x, self.box, types, self.cutsq, self.ncell, self.nsub, self.half,
-                              self.nlist, self.counts)
+            over = build_into(x, self.box, types, self.cutsq, self.ncell, self.cell_nbr, self.cell_shift,
+                              self.half, self.nlist, self.counts)
             if over == 0:
                 break
             self.nlist = np.zeros((n, int(over * 1.3) + 8), np.int64)

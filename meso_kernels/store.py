@@ -144,3 +144,14 @@ def cached(campaign, params, compute, seed=None, root="data", code_version=CODE_
                         arrays={k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in arrays.items()})
     write_json(json_path, record)
     return arrays
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def data_root(size):
+    """Where results of a run size live: ``<repo>/data`` for ``default`` and ``paper`` (committed, with provenance),
+    ``<repo>/build/ci-data`` for ``ci`` (never committed, so that a fresh clone computes ``ci`` from scratch)."""
+    from .presets import check_size
+    check_size(size)
+    return REPO_ROOT / "build" / "ci-data" if size == "ci" else REPO_ROOT / "data"

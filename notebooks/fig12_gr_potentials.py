@@ -31,29 +31,27 @@
 # `ci` size runs short trajectories of small systems, so its liquid is not fully equilibrated, and only the
 # `default` and `paper` sizes should be read quantitatively.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 size = "ci"
 seed = 1
 temperatures = {}  # per-model overrides of the state-point temperature, e.g. {"ipl": 0.7}
 
 # %%
 import time
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-import meso_kernels
 from meso_kernels.analysis.rdf import RDF
 from meso_kernels.initial import random_configuration
 from meso_kernels.integrate import thermalize
 from meso_kernels.models import get_model
 from meso_kernels.presets import check_size, sizes
 from meso_kernels.quench import quench
-from meso_kernels.store import cached
+from meso_kernels.store import cached, data_root
 
-ROOT = Path(meso_kernels.__file__).resolve().parents[1]
 check_size(size)
+DATA = data_root(size)
 RUNS = sizes("fig12", size)
 MODELS = {  # panel: (model name, registry parameters, temperature, label)
     "ipl": ("ipl", {}, 0.65, "IPL"),
@@ -65,6 +63,10 @@ unknown = set(temperatures) - set(MODELS)
 if unknown:
     raise ValueError(f"temperatures has unknown models {sorted(unknown)}; allowed: {sorted(MODELS)}")
 R_MAX, BINS = 3.0, 300
+print(f"run size: {size!r} (seed {seed}); results stored under {DATA}")
+for key, run in RUNS.items():
+    print(f"  {key}: N = {run.N}, {run.equil_steps} equilibration + {run.prod_steps} production steps, "
+          f"{run.n_ihs} inherent structures")
 
 
 # %%
@@ -99,7 +101,7 @@ def liquid_and_glass_gr(key):
                 out[f"g_{tag}_{a}{b}"] = rdf.g[(a, b)]
         return out
 
-    return model, T, cached("fig12_gr_potentials", params, compute, seed=seed, root=ROOT / "data")
+    return model, T, cached("fig12_gr_potentials", params, compute, seed=seed, root=DATA)
 
 
 results = {}
@@ -190,7 +192,7 @@ print(f"{'model':18s} {'pair':4s} {'r_peak':>7s} {'attractive share of 1st shell
 for label, pair, rp, frac in summary:
     print(f"{label:18s} {pair:4s} {rp:7.3f} {frac:30.2f}")
 
-out = ROOT / "data" / "fig12_gr_potentials" / f"fig12_{size}_curves.csv"
+out = DATA / "fig12_gr_potentials" / f"fig12_{size}_curves.csv"
 out.parent.mkdir(parents=True, exist_ok=True)
 tmp = out.with_suffix(".tmp")
 with open(tmp, "w", newline="") as fh:
@@ -198,4 +200,4 @@ with open(tmp, "w", newline="") as fh:
     w.writerow(["model", "pair", "x", "g_liquid", "g_glass", "phi"])
     w.writerows(rows)
 tmp.replace(out)
-print(f"plotted numbers written to {out.relative_to(ROOT)}")
+print(f"plotted numbers written to {out}")
