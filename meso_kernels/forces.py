@@ -38,6 +38,15 @@ def _chunk(c, nchunks, n):
     return (c * n) // nchunks, ((c + 1) * n) // nchunks
 
 
+@njit(cache=True)
+def _reduce(fb, eb, wb):
+    """Sum the per-chunk force buffers, energies and virials in a fixed order (deterministic)."""
+    F = fb[0].copy()
+    for c in range(1, fb.shape[0]):
+        F += fb[c]
+    return eb.sum(), F, wb.sum()
+
+
 @njit(cache=True, parallel=True, fastmath=FAST)
 def pair_forces(x, box, types, nlist, counts, kind, params, rcsq, nchunks):
     """Pair energy U, forces F (N, d) and virial W over a *half* neighbour list (d = 2 or 3; the z component is
@@ -95,10 +104,7 @@ def pair_forces(x, box, types, nlist, counts, kind, params, rcsq, nchunks):
                 f[i, 2] += fz
         eb[c] = e
         wb[c] = w
-    F = fb[0].copy()
-    for c in range(1, nchunks):
-        F += fb[c]
-    return eb.sum(), F, wb.sum()
+    return _reduce(fb, eb, wb)
 
 
 @njit(cache=True, parallel=True, fastmath=FAST)
@@ -162,10 +168,7 @@ def sw_forces(x, box, nlist, counts, params, rc, tb, nchunks):
                           + rv[b, 0] * g2x + rv[b, 1] * g2y + rv[b, 2] * g2z)
         eb[c] = e
         wb[c] = w
-    F = fb[0].copy()
-    for c in range(1, nchunks):
-        F += fb[c]
-    return eb.sum(), F, wb.sum()
+    return _reduce(fb, eb, wb)
 
 
 @njit(cache=True)

@@ -93,6 +93,13 @@ def _stencil(d, half, nsub):
 
 
 @njit(cache=True)
+def _overflow(counts, maxn):
+    """0 if every row fitted into ``maxn`` columns, else the longest row."""
+    m = counts.max() if counts.size else 0
+    return m if m > maxn else 0
+
+
+@njit(cache=True)
 def cell_table(ncell, box, half, nsub):
     """For every cell, its neighbouring cells (``nbr (ncells, ns)``) and the periodic shift to add to a
     wrapped position in that neighbour cell (``shift (ncells, ns, d)``), for the stencil of :func:`_stencil`."""
@@ -163,11 +170,7 @@ def _build_cells(x, box, types, cutsq, ncell, nbr, shift, half, nlist, counts):
                         nlist[i, cnt] = order[q]
                     cnt += 1
         counts[i] = cnt
-    overflow = 0
-    for i in range(n):
-        if counts[i] > maxn:
-            overflow = max(overflow, counts[i])
-    return overflow
+    return _overflow(counts, maxn)
 
 
 @njit(cache=True, parallel=True)
@@ -188,11 +191,7 @@ def _build_brute(x, box, types, cutsq, half, nlist, counts):
                     nlist[i, cnt] = j
                 cnt += 1
         counts[i] = cnt
-    overflow = 0
-    for i in range(n):
-        if counts[i] > maxn:
-            overflow = max(overflow, counts[i])
-    return overflow
+    return _overflow(counts, maxn)
 
 
 @njit(cache=True)
