@@ -36,7 +36,7 @@ size = "ci"
 seed = 1
 temperatures = {}  # per-model overrides of the state-point temperature, e.g. {"ipl": 0.7}
 
-# %%
+# %% tags=["hide-input"]
 import time
 
 import matplotlib.pyplot as plt
@@ -69,7 +69,7 @@ for key, run in RUNS.items():
           f"{run.n_ihs} inherent structures")
 
 
-# %%
+# %% tags=["hide-input"]
 def liquid_and_glass_gr(key):
     """Thermalise, sample configurations over the production run, quench each; return partial g(r) of both."""
     name, options, T, _ = MODELS[key]
@@ -111,7 +111,7 @@ for key in MODELS:
     print(f"{key}: N = {RUNS[key].N}, T = {results[key][1]}, {time.perf_counter() - t0:.1f} s")
 
 
-# %%
+# %% tags=["hide-input"]
 def scaled_total(model, res, tag, x):
     """Composition-weighted g on the scaled distance x = r / lambda_ab (IPL, SS)."""
     c = np.asarray(model.fractions)
@@ -156,7 +156,7 @@ for ax, (key, (name, options, _, label)) in zip(axes.flat, MODELS.items()):
     twin.set_ylabel(r"$\varphi(r)$ (dashed)")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(r"$g(r)$")
-    ax.set_xlim(x[0], x[-1])
+    ax.set_xlim(0.5, x[-1])
     ax.set_ylim(0, None)
     ax.set_title(f"({'abcd'[list(MODELS).index(key)]}) {label}, T = {T:g}")
     ax.legend(loc="upper right", fontsize=8)
@@ -171,7 +171,7 @@ plt.show()
 # of first-shell pairs (r below the first minimum of g, weighted by g r^(d-1)) with φ′(r) > 0, i.e. pulled together
 # by their pair force.
 
-# %%
+# %% tags=["hide-input"]
 import csv
 
 summary = []
