@@ -87,17 +87,21 @@ def pair_forces(x, box, types, nlist, counts, kind, params, rcsq, nchunks):
                     dz = x[j, 2] - zi
                     dz -= bz * math.floor(dz * iz + 0.5)
                 r2 = dx * dx + dy * dy + dz * dz
-                if r2 < rcsq[ti, tj]:
-                    u, s, u2 = pair_eval(kind, math.sqrt(r2), params[ti, tj])
-                    e += u
-                    w += s * r2
-                    f[j, 0] += s * dx
-                    f[j, 1] += s * dy
-                    fx -= s * dx
-                    fy -= s * dy
-                    if d3:
-                        f[j, 2] += s * dz
-                        fz -= s * dz
+                # branch-free cut-off: every listed pair is evaluated (the potentials are finite up to
+                # r_c + skin) and masked, which avoids a mispredicted branch on a third of the pairs
+                inside = r2 < rcsq[ti, tj]
+                u, s, u2 = pair_eval(kind, math.sqrt(r2), params[ti, tj])
+                u = u if inside else 0.0
+                s = s if inside else 0.0
+                e += u
+                w += s * r2
+                f[j, 0] += s * dx
+                f[j, 1] += s * dy
+                fx -= s * dx
+                fy -= s * dy
+                if d3:
+                    f[j, 2] += s * dz
+                    fz -= s * dz
             f[i, 0] += fx
             f[i, 1] += fy
             if d3:

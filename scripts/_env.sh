@@ -75,4 +75,9 @@ unset _want
 export PATH="$VENV/bin:$PATH"
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 export MPLBACKEND=Agg
-export NUMBA_CACHE_DIR="$REPO/.numba_cache"
+# numba's cache is keyed by each function's own source file only: a cached kernel keeps stale copies of the functions
+# it calls from other files. Key the cache folder by the whole package's source so that an edit anywhere recompiles.
+_src_hash="$(find "$REPO/meso_kernels" -name '*.py' -print0 | sort -z | xargs -0 cat | sha256sum | cut -c1-16)"
+export NUMBA_CACHE_DIR="$REPO/.numba_cache/$_src_hash"
+find "$REPO/.numba_cache" -mindepth 1 -maxdepth 1 -type d ! -name "$_src_hash" -exec rm -rf {} + 2>/dev/null || true
+unset _src_hash
