@@ -134,42 +134,52 @@ def cell_table(ncell, box, half, nsub):
 
 @njit(cache=True, parallel=True)
 def _build_cells(x, box, types, cutsq, ncell, nbr, shift, half, nlist, counts):
-    """Cell-list build. Candidates are read from a cell-sorted, wrapped copy of the coordinates (contiguous
-    memory) with precomputed neighbour cells and periodic shifts (no per-pair minimum image). Half lists use a
-    half stencil: each pair is found exactly once, in the row of either member."""
+    """Cell-list build, parallel over cells. For each cell and each stencil neighbour, all candidate pairs are read
+    from a cell-sorted, wrapped copy of the coordinates (contiguous memory) with the neighbour cell's periodic
+    shift (no per-pair minimum image). Half lists use a half stencil: each pair is found exactly once, in the row
+    of either member. Rows are appended branch-free (the write is unconditional, the count advances on a hit)."""
     n, d = x.shape
     start, order, cell = _cell_sort(x, box, ncell)
-    xs = np.empty((n, d))
+    xs = np.zeros((n, 3))
     ts = np.empty(n, np.int64)
     for p in range(n):
         i = order[p]
         for k in range(d):
             xs[p, k] = x[i, k] - box[k] * math.floor(x[i, k] / box[k])
         ts[p] = types[i]
+    sh = np.zeros((nbr.shape[0], nbr.shape[1], 3))
+    sh[:, :, :d] = shift
     ns = nbr.shape[1]
     maxn = nlist.shape[1]
-    for p in prange(n):
-        i = order[p]
-        ti = ts[p]
-        ci = cell[i]
-        cnt = 0
+    last = maxn - 1
+    for c in prange(nbr.shape[0]):
+        p0 = start[c]
+        p1 = start[c + 1]
+        for p in range(p0, p1):
+            counts[order[p]] = 0
         for m in range(ns):
-            c = nbr[ci, m]
-            q0 = start[c]
-            if half and c == ci:
-                q0 = p + 1
-            for q in range(q0, start[c + 1]):
-                if q == p:
-                    continue
-                r2 = 0.0
-                for k in range(d):
-                    t = xs[q, k] + shift[ci, m, k] - xs[p, k]
-                    r2 += t * t
-                if r2 < cutsq[ti, ts[q]]:
-                    if cnt < maxn:
-                        nlist[i, cnt] = order[q]
-                    cnt += 1
-        counts[i] = cnt
+            c2 = nbr[c, m]
+            q1 = start[c2 + 1]
+            same = c2 == c
+            for p in range(p0, p1):
+                i = order[p]
+                ti = ts[p]
+                x0 = xs[p, 0] - sh[c, m, 0]
+                y0 = xs[p, 1] - sh[c, m, 1]
+                z0 = xs[p, 2] - sh[c, m, 2]
+                q0 = start[c2]
+                if same and half:
+                    q0 = p + 1
+                cnt = counts[i]
+                for q in range(q0, q1):
+                    tx = xs[q, 0] - x0
+                    ty = xs[q, 1] - y0
+                    tz = xs[q, 2] - z0
+                    r2 = tx * tx + ty * ty + tz * tz
+                    hit = r2 < cutsq[ti, ts[q]] and q != p
+                    nlist[i, cnt if cnt < maxn else last] = order[q]
+                    cnt += 1 if hit else 0
+                counts[i] = cnt
     return _overflow(counts, maxn)
 
 
@@ -220,7 +230,7 @@ def max_displacement2(x, xref, box):
 
 
 class NeighborList:
-    """Verlet list with skin built from a cell list of cells >= (r_c + skin)/2 (all pairs when L < 2.5 (r_c + skin)).
+    """Verlet list with skin built from a cell list, or by all-pairs search in boxes too small for one (see :meth:`_setup_cells`).
 
     Parameters
     ----------
@@ -253,18 +263,32 @@ class NeighborList:
         self.skin = float(skin)
         self.half = bool(half)
         self.cutsq = (rcut + skin) ** 2
-        # cells of side >= reach/2 with a 5^d stencil where the box holds 5 of them (L >= 2.5 reach), else all pairs
-        ncell = np.floor(2.0 * box / reach).astype(np.int64)
-        self.nsub = 2 if np.all(ncell >= 5) else 0
-        self.ncell = ncell if self.nsub else np.ones(box.size, np.int64)
-        if self.nsub:
-            self.cell_nbr, self.cell_shift = cell_table(self.ncell, box, self.half, self.nsub)
-        else:
-            self.cell_nbr, self.cell_shift = np.zeros((0, 0), np.int64), np.zeros((0, 0, box.size))
+        self.reach = float(reach)
+        self._cells_for = None
         self.nlist = np.zeros((0, 0), np.int64)
         self.counts = np.zeros(0, np.int64)
         self.xref = None
         self.n_builds = 0
+
+    def _setup_cells(self, n):
+        """Choose the cell size for n particles and tabulate neighbour cells. Cells of side >= reach/2 (a 5^d
+        stencil, fewer candidates) pay off when they hold a few particles each; otherwise cells of side >= reach
+        (3^d stencil) visit fewer cells. Boxes too small for 3 cells per side use the all-pairs search."""
+        box, reach = self.box, self.reach
+        dense = n / np.prod(box) * (0.5 * reach) ** box.size >= 2.5
+        self.nsub = 0
+        for nsub in ((2, 1) if dense else (1,)):
+            ncell = np.floor(nsub * box / reach).astype(np.int64)
+            if np.all(ncell >= 2 * nsub + 1):
+                self.nsub = nsub
+                break
+        if self.nsub:
+            self.ncell = ncell
+            self.cell_nbr, self.cell_shift = cell_table(ncell, box, self.half, self.nsub)
+        else:
+            self.ncell = np.ones(box.size, np.int64)
+            self.cell_nbr, self.cell_shift = np.zeros((0, 0), np.int64), np.zeros((0, 0, box.size))
+        self._cells_for = n
 
     @property
     def n_pairs(self):
@@ -275,6 +299,8 @@ class NeighborList:
         x = np.ascontiguousarray(x, dtype=float)
         n = x.shape[0]
         types = np.ascontiguousarray(types, dtype=np.int64)
+        if self._cells_for != n:
+            self._setup_cells(n)
         if self.nlist.shape[0] != n or self.nlist.shape[1] == 0:
             # rough estimate: density x sphere volume of the reach, with margin
             d = x.shape[1]
