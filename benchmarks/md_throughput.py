@@ -88,29 +88,9 @@ def _f(x):
 # ---------------------------------------------------------------------------------------------------------------
 # configurations and LAMMPS data files
 # ---------------------------------------------------------------------------------------------------------------
-def _lattice_configuration(model, N, rho, seed):
-    """Fallback when ``meso_kernels.initial`` is missing: simple-cubic sites with jitter, random species."""
-    rng = np.random.default_rng(seed)
-    L = (N / rho) ** (1 / 3)
-    n = int(np.ceil(N ** (1 / 3)))
-    g = (np.arange(n) + 0.5) * (L / n)
-    sites = np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 3)
-    x = sites[rng.choice(len(sites), N, replace=False)] + rng.normal(0, 0.03 * L / n, (N, 3))
-    types = np.repeat(np.arange(model.n_types), model.counts(N))
-    rng.shuffle(types)
-    return np.mod(x, L), np.full(3, L), types
-
-
 def initial_state(model, N, rho, T, seed):
-    """(positions, box, types, velocities) built by our code (or the lattice fallback) -- and where they came from."""
-    try:
-        from meso_kernels.initial import maxwell_boltzmann, random_configuration
-    except ImportError:
-        x, box, types = _lattice_configuration(model, N, rho, seed)
-        rng = np.random.default_rng(seed + 1)
-        v = rng.normal(0, np.sqrt(T), (N, 3))
-        v -= v.mean(0)
-        return x, box, types, v, "lattice fallback (meso_kernels.initial missing)"
+    """(positions, box, types, velocities, origin) built by our code."""
+    from meso_kernels.initial import maxwell_boltzmann, random_configuration
     s = random_configuration(model, N, rho, seed)
     v = np.asarray(maxwell_boltzmann(N, 3, T, seed))
     return (np.asarray(s.positions, float), np.asarray(s.box, float), np.asarray(s.types, int), v,

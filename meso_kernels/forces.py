@@ -1,7 +1,8 @@
 """Energy, forces and virial of a configuration: drivers over a neighbour list, generic in the pair potential
 (selected by ``model.kind``, see :mod:`meso_kernels.models.dispatch`) plus the Stillinger–Weber three-body term.
 
-Conventions (units: the model's reduced units): r_ij = x_j - x_i (minimum image); for a pair term
+Conventions (units: the model's reduced units): r_ij = x_j - x_i (minimum image, taken from the neighbour list's
+image codes: the drivers receive positions in the list's build frame, see :mod:`meso_kernels.neighbors`); for a pair term
 s = -phi'(r)/r, the force on j is s r_ij and on i is -s r_ij. The virial is W = sum_pairs r_ij . f_ij (plus the
 three-body analogue), so that the pressure is P = (N T + W/d) / V.
 
@@ -26,7 +27,7 @@ from numba import njit, prange
 
 from .models.dispatch import pair_eval
 from .models.sw import triplet
-from .neighbors import NeighborList
+from .neighbors import NeighborList, image_table
 
 #: LLVM fast-math flags of the hot loops: fused multiply-add contraction only (no reassociation, so sums keep
 #: their order and results stay deterministic and IEEE-accurate to rounding).
@@ -48,20 +49,15 @@ def _reduce(fb, eb, wb):
 
 
 @njit(cache=True, parallel=True, fastmath=FAST)
-def pair_forces(x, box, types, nlist, counts, kind, params, rcsq, nchunks):
+def pair_forces(x, box, types, nlist, image, counts, kind, params, rcsq, nchunks):
     """Pair energy U, forces F (N, d) and virial W over a *half* neighbour list (d = 2 or 3; the z component is
-    skipped in 2D)."""
+    skipped in 2D). ``x`` is in the list's build frame; ``image`` holds the periodic image code of each entry."""
     n, d = x.shape
     d3 = d == 3
     fb = np.zeros((nchunks, n, d))
     eb = np.zeros(nchunks)
     wb = np.zeros(nchunks)
-    bx = box[0]
-    by = box[1]
-    bz = box[2] if d3 else 1.0
-    ix = 1.0 / bx
-    iy = 1.0 / by
-    iz = 1.0 / bz
+    tab = image_table(box)
     for c in prange(nchunks):
         i0, i1 = _chunk(c, nchunks, n)
         f = fb[c]
@@ -78,14 +74,12 @@ def pair_forces(x, box, types, nlist, counts, kind, params, rcsq, nchunks):
             for m in range(counts[i]):
                 j = nlist[i, m]
                 tj = types[j]
-                dx = x[j, 0] - xi
-                dx -= bx * math.floor(dx * ix + 0.5)
-                dy = x[j, 1] - yi
-                dy -= by * math.floor(dy * iy + 0.5)
+                im = image[i, m]
+                dx = x[j, 0] - xi + tab[im, 0]
+                dy = x[j, 1] - yi + tab[im, 1]
                 dz = 0.0
                 if d3:
-                    dz = x[j, 2] - zi
-                    dz -= bz * math.floor(dz * iz + 0.5)
+                    dz = x[j, 2] - zi + tab[im, 2]
                 r2 = dx * dx + dy * dy + dz * dz
                 # branch-free cut-off: every listed pair is evaluated (the potentials are finite up to
                 # r_c + skin) and masked, which avoids a mispredicted branch on a third of the pairs
@@ -112,7 +106,7 @@ def pair_forces(x, box, types, nlist, counts, kind, params, rcsq, nchunks):
 
 
 @njit(cache=True, parallel=True, fastmath=FAST)
-def sw_forces(x, box, nlist, counts, params, rc, tb, nchunks):
+def sw_forces(x, box, nlist, image, counts, params, rc, tb, nchunks):
     """Stillinger–Weber energy, forces and virial (3D, one species) over a *full* neighbour list: pair terms
     once per pair (j > i), three-body terms for every centre i and neighbour pair j < k within r_c."""
     n, d = x.shape
@@ -122,6 +116,7 @@ def sw_forces(x, box, nlist, counts, params, rc, tb, nchunks):
     p = params[0, 0]
     rcsq = rc * rc
     maxn = nlist.shape[1]
+    tab = image_table(box)
     for c in prange(nchunks):
         i0, i1 = _chunk(c, nchunks, n)
         f = fb[c]
@@ -129,15 +124,14 @@ def sw_forces(x, box, nlist, counts, params, rc, tb, nchunks):
         w = 0.0
         js = np.empty(maxn, np.int64)
         rv = np.empty((maxn, 3))
-        inv = 1.0 / box
         for i in range(i0, i1):
             nn = 0
             for m in range(counts[i]):
                 j = nlist[i, m]
+                im = image[i, m]
                 r2 = 0.0
                 for k in range(3):
-                    t = x[j, k] - x[i, k]
-                    t -= box[k] * math.floor(t * inv[k] + 0.5)
+                    t = x[j, k] - x[i, k] + tab[im, k]
                     rv[nn, k] = t
                     r2 += t * t
                 if r2 < rcsq:
@@ -176,27 +170,28 @@ def sw_forces(x, box, nlist, counts, params, rc, tb, nchunks):
 
 
 @njit(cache=True)
-def compute_any(x, box, types, nlist, counts, kind, params, rcsq, tb, nchunks):
-    """(U, F, W) of a pair model (half list) or, when ``tb`` is non-empty, of the SW model (full list)."""
+def compute_any(x, box, types, nlist, image, counts, kind, params, rcsq, tb, nchunks):
+    """(U, F, W) of a pair model (half list) or, when ``tb`` is non-empty, of the SW model (full list);
+    ``x`` in the list's build frame."""
     if tb.size > 0:
-        return sw_forces(x, box, nlist, counts, params, math.sqrt(rcsq[0, 0]), tb, nchunks)
-    return pair_forces(x, box, types, nlist, counts, kind, params, rcsq, nchunks)
+        return sw_forces(x, box, nlist, image, counts, params, math.sqrt(rcsq[0, 0]), tb, nchunks)
+    return pair_forces(x, box, types, nlist, image, counts, kind, params, rcsq, nchunks)
 
 
 @njit(cache=True)
-def pair_laplacian(x, box, types, nlist, counts, kind, params, rcsq):
+def pair_laplacian(x, box, types, nlist, image, counts, kind, params, rcsq):
     """Laplacian of the pair energy over all coordinates, sum_pairs 2 [phi'' + (d - 1) phi'/r] (half list);
     used for the configurational temperature T_conf = <|F|^2> / <lap U>."""
     n, d = x.shape
     lap = 0.0
+    tab = image_table(box)
     for i in range(n):
         ti = types[i]
         for m in range(counts[i]):
             j = nlist[i, m]
             r2 = 0.0
             for k in range(d):
-                t = x[j, k] - x[i, k]
-                t -= box[k] * math.floor(t / box[k] + 0.5)
+                t = x[j, k] - x[i, k] + tab[image[i, m], k]
                 r2 += t * t
             if r2 < rcsq[ti, types[j]]:
                 u, s, u2 = pair_eval(kind, math.sqrt(r2), params[ti, types[j]])
@@ -246,8 +241,9 @@ class ForceField:
         if check:
             x, types = self._check(x, types)
         self.nl.update(x, types)
-        e, f, w = compute_any(x, self.box, types, self.nl.nlist, self.nl.counts, self.model.kind,
-                              self.model.params, self.rcsq, self.model.three_body_array, numba.get_num_threads())
+        e, f, w = compute_any(self.nl.frame(x), self.box, types, self.nl.nlist, self.nl.image, self.nl.counts,
+                              self.model.kind, self.model.params, self.rcsq, self.model.three_body_array,
+                              numba.get_num_threads())
         self.n_evals += 1
         if check and not math.isfinite(e):
             raise FloatingPointError("non-finite potential energy: overlapping particles? "
@@ -263,5 +259,5 @@ class ForceField:
             raise NotImplementedError("the Laplacian of the three-body SW term is not implemented")
         x, types = self._check(x, types)
         self.nl.update(x, types)
-        return pair_laplacian(x, self.box, types, self.nl.nlist, self.nl.counts, self.model.kind,
-                              self.model.params, self.rcsq)
+        return pair_laplacian(self.nl.frame(x), self.box, types, self.nl.nlist, self.nl.image, self.nl.counts,
+                              self.model.kind, self.model.params, self.rcsq)

@@ -90,22 +90,34 @@ def _drift(x, v, h):
 
 
 @njit(cache=True)
-def _reorder(x, v, types, ids, box, ncell):
+def _wrap(x, img, box):
+    """Wrap positions into [0, L), counting the box lengths removed in ``img`` (x + img L stays unwrapped)."""
+    for i in range(x.shape[0]):
+        for k in range(x.shape[1]):
+            n = math.floor(x[i, k] / box[k])
+            x[i, k] -= n * box[k]
+            img[i, k] += int(n)
+
+
+@njit(cache=True)
+def _reorder(x, v, types, ids, img, box, ncell):
     """Permute the particles into cell order (memory locality for the neighbour build and the force loop).
-    ``ids`` follows the permutation so that the caller can restore the original order."""
+    ``ids`` and ``img`` follow the permutation so that the caller can restore the original order."""
     start, order, cell = _cell_sort(x, box, ncell)
     x[:, :] = x[order]
     v[:, :] = v[order]
     types[:] = types[order]
     ids[:] = ids[order]
+    img[:, :] = img[order]
 
 
 @njit(cache=True)
-def _md_loop(nsteps, resume, x, v, F, en, types, ids, box, dt, nl, counts, xref, skin, cutsq, ncell, nbr, shift,
-             kind, params, rcsq, tb, nchunks, thermostat, xi, pxi, Q, g, T):
+def _md_loop(nsteps, resume, x, v, F, en, types, ids, img, box, dt, nl, image, counts, xref, skin, cutsq, ncell, nbr,
+             shift, kind, params, rcsq, tb, nchunks, thermostat, xi, pxi, Q, g, T):
     """Run up to nsteps steps. ``en = [U, W, n_builds]`` is updated in place. Returns (steps done, status);
     status _NEED_GROW means the neighbour list must be widened and the current step finished by the caller
-    (positions already drifted). With ``resume`` the first step starts after the drift."""
+    (positions already drifted). With ``resume`` the first step starts after the drift. Positions are wrapped
+    into the box at every list build, which is then the build frame of the list (offset zero)."""
     half = tb.size == 0
     lim = 0.25 * skin * skin
     for step in range(nsteps):
@@ -115,14 +127,15 @@ def _md_loop(nsteps, resume, x, v, F, en, types, ids, box, dt, nl, counts, xref,
             _kick(v, F, 0.5 * dt)
             _drift(x, v, dt)
             if max_displacement2(x, xref, box) > lim:
+                _wrap(x, img, box)
                 if nbr.shape[0] > 0:
-                    _reorder(x, v, types, ids, box, ncell)
-                over = build_into(x, box, types, cutsq, ncell, nbr, shift, half, nl, counts)
+                    _reorder(x, v, types, ids, img, box, ncell)
+                over = build_into(x, box, types, cutsq, ncell, nbr, shift, half, nl, image, counts)
                 if over > 0:
                     return step, _NEED_GROW
                 xref[:, :] = x
                 en[2] += 1
-        e, f, w = compute_any(x, box, types, nl, counts, kind, params, rcsq, tb, nchunks)
+        e, f, w = compute_any(x, box, types, nl, image, counts, kind, params, rcsq, tb, nchunks)
         F[:, :] = f
         en[0] = e
         en[1] = w
@@ -163,6 +176,8 @@ class NVE:
         self._x = np.ascontiguousarray(system.positions, dtype=float).copy()
         self._v = np.ascontiguousarray(system.velocities, dtype=float).copy()
         self._ids = np.arange(self._x.shape[0], dtype=np.int64)
+        self._img = np.zeros(self._x.shape, np.int64)
+        _wrap(self._x, self._img, self.box)
         self.ff = ForceField(model, self.box, skin=skin)
         self.step = 0
         self.wall_time = 0.0
@@ -189,8 +204,8 @@ class NVE:
 
     @property
     def x(self):
-        """Positions (N, d), unwrapped, in the original particle order (a copy)."""
-        return self._original(self._x)
+        """Positions (N, d), unwrapped (continuous in time), in the original particle order (a copy)."""
+        return self._original(self._x + self._img * self.box)
 
     @property
     def v(self):
@@ -269,20 +284,22 @@ class NVE:
     def _advance(self, n):
         nl = self.ff.nl
         resume = False
+        if nl.xref is None or np.any(nl.offset != 0.0):
+            # the compiled loop needs the list built in the frame of the wrapped positions (offset zero)
+            _wrap(self._x, self._img, self.box)
+            nl.build(self._x, self._types)
         while n > 0:
-            if nl.xref is None:
-                nl.build(self._x, self._types)
-            done, status = _md_loop(n, resume, self._x, self._v, self._F, self.en, self._types, self._ids, self.box,
-                                    self.dt, nl.nlist, nl.counts, nl.xref, nl.skin, nl.cutsq, nl.ncell, nl.cell_nbr, nl.cell_shift,
-                                    self.model.kind, self.model.params, self.ff.rcsq,
-                                    self.model.three_body_array, numba.get_num_threads(), self.thermostat,
-                                    self.xi, self.pxi, self.Q, float(self.g), self.T)
+            done, status = _md_loop(n, resume, self._x, self._v, self._F, self.en, self._types, self._ids, self._img,
+                                    self.box, self.dt, nl.nlist, nl.image, nl.counts, nl.xref, nl.skin, nl.cutsq,
+                                    nl.ncell, nl.cell_nbr, nl.cell_shift, self.model.kind, self.model.params,
+                                    self.ff.rcsq, self.model.three_body_array, numba.get_num_threads(),
+                                    self.thermostat, self.xi, self.pxi, self.Q, float(self.g), self.T)
             self.step += done
             nl.n_builds = int(self.en[2])
             n -= done
             resume = False
-            if status == _NEED_GROW:
-                nl.nlist = np.zeros((self.N, 2 * nl.nlist.shape[1] + 8), np.int64)
+            if status == _NEED_GROW:  # positions were just wrapped and reordered by the loop
+                nl.resize(self.N, 2 * nl.nlist.shape[1] + 8)
                 nl.build(self._x, self._types)
                 self.en[2] += 1
                 resume = True

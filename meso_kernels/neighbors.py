@@ -2,11 +2,14 @@
 
 A pair (i, j) enters the list when r_ij < r_c(t_i, t_j) + skin (per species-pair cut-offs). The list is rebuilt
 when any particle has moved more than skin/2 since the last build, which guarantees that no pair within its
-cut-off is ever missing. Distances use the minimum-image convention, so positions need not be wrapped; the box must
-satisfy r_c,max + skin <= L/2 in every direction.
+cut-off is ever missing. The box must satisfy r_c,max + skin <= L/2 in every direction.
 
 The list is stored as a padded array ``nlist (N, max_neighbors)`` with ``counts (N,)``; a *half* list holds each
-pair once (in the row of either member), a *full* list twice (needed by three-body terms).
+pair once (in the row of either member), a *full* list twice (needed by three-body terms). With each entry it stores
+the periodic image of the pair found at build time, ``image (N, max_neighbors) int8`` (code c = sum_k 3^k (n_k + 1),
+n_k in {-1, 0, 1}): relative to the build's wrapped frame ``x' = x - offset`` (``offset = L floor(x_build / L)``),
+the minimum-image vector is ``x'_j - x'_i + n L`` until the next build, so force loops need no per-pair rounding.
+Kernels get the shift vectors from :func:`image_table`.
 
 >>> import numpy as np
 >>> from meso_kernels.neighbors import NeighborList
@@ -54,18 +57,6 @@ def _cell_sort(x, box, ncell):
         order[fill[cell[i]]] = i
         fill[cell[i]] += 1
     return start, order, cell
-
-
-@njit(cache=True, inline="always")
-def min_image_dist2(x, i, j, box, dr):
-    """Squared minimum-image distance of j from i; fills dr = x_j - x_i (minimum image)."""
-    r2 = 0.0
-    for k in range(x.shape[1]):
-        t = x[j, k] - x[i, k]
-        t -= box[k] * math.floor(t / box[k] + 0.5)
-        dr[k] = t
-        r2 += t * t
-    return r2
 
 
 @njit(cache=True)
@@ -133,7 +124,7 @@ def cell_table(ncell, box, half, nsub):
 
 
 @njit(cache=True, parallel=True)
-def _build_cells(x, box, types, cutsq, ncell, nbr, shift, half, nlist, counts):
+def _build_cells(x, box, types, cutsq, ncell, nbr, shift, half, nlist, image, counts):
     """Cell-list build, parallel over cells. For each cell and each stencil neighbour, all candidate pairs are read
     from a cell-sorted, wrapped copy of the coordinates (contiguous memory) with the neighbour cell's periodic
     shift (no per-pair minimum image). Half lists use a half stencil: each pair is found exactly once, in the row
@@ -149,6 +140,13 @@ def _build_cells(x, box, types, cutsq, ncell, nbr, shift, half, nlist, counts):
         ts[p] = types[i]
     sh = np.zeros((nbr.shape[0], nbr.shape[1], 3))
     sh[:, :, :d] = shift
+    code = np.empty(nbr.shape, np.int8)
+    for c in range(nbr.shape[0]):
+        for m in range(nbr.shape[1]):
+            k = 0
+            for a in range(d - 1, -1, -1):
+                k = 3 * k + int(round(shift[c, m, a] / box[a])) + 1
+            code[c, m] = k
     ns = nbr.shape[1]
     maxn = nlist.shape[1]
     last = maxn - 1
@@ -171,46 +169,94 @@ def _build_cells(x, box, types, cutsq, ncell, nbr, shift, half, nlist, counts):
                 if same and half:
                     q0 = p + 1
                 cnt = counts[i]
+                cm = code[c, m]
                 for q in range(q0, q1):
                     tx = xs[q, 0] - x0
                     ty = xs[q, 1] - y0
                     tz = xs[q, 2] - z0
                     r2 = tx * tx + ty * ty + tz * tz
                     hit = r2 < cutsq[ti, ts[q]] and q != p
-                    nlist[i, cnt if cnt < maxn else last] = order[q]
+                    slot = cnt if cnt < maxn else last
+                    nlist[i, slot] = order[q]
+                    image[i, slot] = cm
                     cnt += 1 if hit else 0
                 counts[i] = cnt
     return _overflow(counts, maxn)
 
 
 @njit(cache=True, parallel=True)
-def _build_brute(x, box, types, cutsq, half, nlist, counts):
+def _build_brute(x, box, types, cutsq, half, nlist, image, counts):
+    """All-pairs build with the minimum image, for boxes too small for a cell list."""
     n, d = x.shape
     maxn = nlist.shape[1]
     for i in prange(n):
-        dr = np.empty(d)
         cnt = 0
         ti = types[i]
         j0 = i + 1 if half else 0
         for j in range(j0, n):
             if j == i:
                 continue
-            r2 = min_image_dist2(x, i, j, box, dr)
+            r2 = 0.0
+            k = 0
+            for a in range(d - 1, -1, -1):
+                xi = x[i, a] - box[a] * math.floor(x[i, a] / box[a])
+                xj = x[j, a] - box[a] * math.floor(x[j, a] / box[a])
+                t = xj - xi
+                na = -math.floor(t / box[a] + 0.5)
+                t += na * box[a]
+                r2 += t * t
+                k = 3 * k + int(na) + 1
             if r2 < cutsq[ti, types[j]]:
                 if cnt < maxn:
                     nlist[i, cnt] = j
+                    image[i, cnt] = k
                 cnt += 1
         counts[i] = cnt
     return _overflow(counts, maxn)
 
 
 @njit(cache=True)
-def build_into(x, box, types, cutsq, ncell, nbr, shift, half, nlist, counts):
-    """Fill ``nlist``/``counts`` in place; return 0, or the needed row length when ``nlist`` is too narrow.
-    An empty cell table (``nbr.shape[0] == 0``) selects the all-pairs search (boxes too small for a cell list)."""
+def build_into(x, box, types, cutsq, ncell, nbr, shift, half, nlist, image, counts):
+    """Fill ``nlist``/``image``/``counts`` in place; return 0, or the needed row length when ``nlist`` is too
+    narrow. An empty cell table (``nbr.shape[0] == 0``) selects the all-pairs search (boxes too small for a cell
+    list). Image codes refer to the wrapped frame x - L floor(x / L) of these positions."""
     if nbr.shape[0] > 0:
-        return _build_cells(x, box, types, cutsq, ncell, nbr, shift, half, nlist, counts)
-    return _build_brute(x, box, types, cutsq, half, nlist, counts)
+        return _build_cells(x, box, types, cutsq, ncell, nbr, shift, half, nlist, image, counts)
+    return _build_brute(x, box, types, cutsq, half, nlist, image, counts)
+
+
+@njit(cache=True)
+def image_table(box):
+    """Shift vectors (27, 3) of the image codes: row c holds (n_0 L_0, n_1 L_1, n_2 L_2) (zero z in 2D)."""
+    d = box.size
+    tab = np.zeros((27, 3))
+    for c in range(3**d):
+        k = c
+        for a in range(d):
+            tab[c, a] = (k % 3 - 1) * box[a]
+            k //= 3
+    return tab
+
+
+@njit(cache=True)
+def to_build_frame(x, xref, offset, box):
+    """Positions in the build frame of a list built at ``xref``: (xref - offset) + the minimum-image displacement
+    x - xref. Whatever periodic images the caller's x uses, the result is continuous with the build."""
+    out = np.empty_like(x)
+    for i in range(x.shape[0]):
+        for k in range(x.shape[1]):
+            t = x[i, k] - xref[i, k]
+            t -= box[k] * math.floor(t / box[k] + 0.5)
+            out[i, k] = xref[i, k] - offset[i, k] + t
+    return out
+
+
+@njit(cache=True)
+def wrap_offset(x, box, offset):
+    """offset = L floor(x / L): the whole box lengths that bring x into [0, L) (the build frame)."""
+    for i in range(x.shape[0]):
+        for k in range(x.shape[1]):
+            offset[i, k] = box[k] * math.floor(x[i, k] / box[k])
 
 
 @njit(cache=True)
@@ -239,7 +285,8 @@ class NeighborList:
     skin : float > 0, Verlet skin (length units); default 0.3.
     half : bool, store each pair once (in the row of either member) if True, twice otherwise.
 
-    Attributes after :meth:`update`: ``nlist (N, max_neighbors) int64``, ``counts (N,)``, ``n_builds``.
+    Attributes after :meth:`update`: ``nlist (N, max_neighbors) int64``, ``image`` (same shape, int8 image codes),
+    ``counts (N,)``, ``offset (N, d)`` (the build frame: kernels use x - offset), ``n_builds``.
     """
 
     def __init__(self, rcut, box, skin=0.3, half=True):
@@ -266,7 +313,9 @@ class NeighborList:
         self.reach = float(reach)
         self._cells_for = None
         self.nlist = np.zeros((0, 0), np.int64)
+        self.image = np.zeros((0, 0), np.int8)
         self.counts = np.zeros(0, np.int64)
+        self.offset = np.zeros((0, box.size))
         self.xref = None
         self.n_builds = 0
 
@@ -308,22 +357,33 @@ class NeighborList:
             reach = self.rcut.max() + self.skin
             vol = np.pi * reach**2 if d == 2 else 4.0 / 3.0 * np.pi * reach**3
             est = int(1.5 * rho * vol * (0.5 if self.half else 1.0)) + 16
-            self.nlist = np.zeros((n, est), np.int64)
-            self.counts = np.zeros(n, np.int64)
+            self.resize(n, est)
         while True:
             over = build_into(x, self.box, types, self.cutsq, self.ncell, self.cell_nbr, self.cell_shift,
-                              self.half, self.nlist, self.counts)
+                              self.half, self.nlist, self.image, self.counts)
             if over == 0:
                 break
-            self.nlist = np.zeros((n, int(over * 1.3) + 8), np.int64)
+            self.resize(n, int(over * 1.3) + 8)
+        self.offset = np.empty_like(x)
+        wrap_offset(x, self.box, self.offset)
         self.xref = x.copy()
         self.n_builds += 1
+
+    def resize(self, n, width):
+        """(Re)allocate the list arrays for n particles and rows of ``width`` entries."""
+        self.nlist = np.zeros((n, width), np.int64)
+        self.image = np.zeros((n, width), np.int8)
+        self.counts = np.zeros(n, np.int64)
 
     def needs_update(self, x):
         """True when some particle moved more than skin/2 since the last build (or there is no list)."""
         if self.xref is None or self.xref.shape != x.shape:
             return True
         return max_displacement2(x, self.xref, self.box) > 0.25 * self.skin**2
+
+    def frame(self, x):
+        """``x`` expressed in the frame of the last build (what the force kernels take with ``image``)."""
+        return to_build_frame(np.ascontiguousarray(x, dtype=float), self.xref, self.offset, self.box)
 
     def update(self, x, types):
         """Rebuild if needed; return True when the list was rebuilt."""
