@@ -84,7 +84,7 @@ def pair_forces(x, box, types, nlist, image, counts, kind, params, rcsq, nchunks
                 # branch-free cut-off: every listed pair is evaluated (the potentials are finite up to
                 # r_c + skin) and masked, which avoids a mispredicted branch on a third of the pairs
                 inside = r2 < rcsq[ti, tj]
-                u, s, u2 = pair_eval(kind, math.sqrt(r2), params[ti, tj])
+                u, s, u2 = pair_eval(kind, r2, params[ti, tj])
                 u = u if inside else 0.0
                 s = s if inside else 0.0
                 e += u
@@ -137,8 +137,7 @@ def sw_forces(x, box, nlist, image, counts, params, rc, tb, nchunks):
                 if r2 < rcsq:
                     js[nn] = j
                     if j > i:
-                        r = math.sqrt(r2)
-                        u, s, u2 = pair_eval(3, r, p)
+                        u, s, u2 = pair_eval(3, r2, p)
                         e += u
                         w += s * r2
                         for k in range(3):
@@ -194,7 +193,7 @@ def pair_laplacian(x, box, types, nlist, image, counts, kind, params, rcsq):
                 t = x[j, k] - x[i, k] + tab[image[i, m], k]
                 r2 += t * t
             if r2 < rcsq[ti, types[j]]:
-                u, s, u2 = pair_eval(kind, math.sqrt(r2), params[ti, types[j]])
+                u, s, u2 = pair_eval(kind, r2, params[ti, types[j]])
                 lap += 2.0 * (u2 - (d - 1) * s)
     return lap
 

@@ -92,8 +92,9 @@ def _overflow(counts, maxn):
 
 @njit(cache=True)
 def cell_table(ncell, box, half, nsub):
-    """For every cell, its neighbouring cells (``nbr (ncells, ns)``) and the periodic shift to add to a
-    wrapped position in that neighbour cell (``shift (ncells, ns, d)``), for the stencil of :func:`_stencil`."""
+    """For every cell, its neighbouring cells and the periodic shift to add to a wrapped position in that neighbour
+    cell, for the stencil of :func:`_stencil`: ``nbr (ncells, ns)`` holds 32 * cell + image code, ``shift
+    (ncells, ns, 3)`` the shift vector (zero z in 2D)."""
     d = ncell.size
     sten = _stencil(d, half, nsub)
     ns = sten.shape[0]
@@ -101,7 +102,7 @@ def cell_table(ncell, box, half, nsub):
     for k in range(d):
         ntot *= ncell[k]
     nbr = np.empty((ntot, ns), np.int64)
-    shift = np.zeros((ntot, ns, d))
+    shift = np.zeros((ntot, ns, 3))
     cc = np.empty(d, np.int64)
     for c in range(ntot):
         rem = c
@@ -120,6 +121,12 @@ def cell_table(ncell, box, half, nsub):
                     shift[c, m, k] = box[k]
                 c2 = c2 * ncell[k] + ck
             nbr[c, m] = c2
+    for c in range(ntot):
+        for m in range(ns):
+            code = 0
+            for k in range(d - 1, -1, -1):
+                code = 3 * code + int(round(shift[c, m, k] / box[k])) + 1
+            nbr[c, m] = 32 * nbr[c, m] + code
     return nbr, shift
 
 
@@ -138,15 +145,6 @@ def _build_cells(x, box, types, cutsq, ncell, nbr, shift, half, nlist, image, co
         for k in range(d):
             xs[p, k] = x[i, k] - box[k] * math.floor(x[i, k] / box[k])
         ts[p] = types[i]
-    sh = np.zeros((nbr.shape[0], nbr.shape[1], 3))
-    sh[:, :, :d] = shift
-    code = np.empty(nbr.shape, np.int8)
-    for c in range(nbr.shape[0]):
-        for m in range(nbr.shape[1]):
-            k = 0
-            for a in range(d - 1, -1, -1):
-                k = 3 * k + int(round(shift[c, m, a] / box[a])) + 1
-            code[c, m] = k
     ns = nbr.shape[1]
     maxn = nlist.shape[1]
     last = maxn - 1
@@ -156,26 +154,26 @@ def _build_cells(x, box, types, cutsq, ncell, nbr, shift, half, nlist, image, co
         for p in range(p0, p1):
             counts[order[p]] = 0
         for m in range(ns):
-            c2 = nbr[c, m]
+            c2 = nbr[c, m] >> 5
+            cm = np.int8(nbr[c, m] & 31)
             q1 = start[c2 + 1]
             same = c2 == c
             for p in range(p0, p1):
                 i = order[p]
-                ti = ts[p]
-                x0 = xs[p, 0] - sh[c, m, 0]
-                y0 = xs[p, 1] - sh[c, m, 1]
-                z0 = xs[p, 2] - sh[c, m, 2]
+                cut = cutsq[ts[p]]
+                x0 = xs[p, 0] - shift[c, m, 0]
+                y0 = xs[p, 1] - shift[c, m, 1]
+                z0 = xs[p, 2] - shift[c, m, 2]
                 q0 = start[c2]
                 if same and half:
                     q0 = p + 1
                 cnt = counts[i]
-                cm = code[c, m]
                 for q in range(q0, q1):
                     tx = xs[q, 0] - x0
                     ty = xs[q, 1] - y0
                     tz = xs[q, 2] - z0
                     r2 = tx * tx + ty * ty + tz * tz
-                    hit = r2 < cutsq[ti, ts[q]] and q != p
+                    hit = r2 < cut[ts[q]] and q != p
                     slot = cnt if cnt < maxn else last
                     nlist[i, slot] = order[q]
                     image[i, slot] = cm
@@ -336,7 +334,7 @@ class NeighborList:
             self.cell_nbr, self.cell_shift = cell_table(ncell, box, self.half, self.nsub)
         else:
             self.ncell = np.ones(box.size, np.int64)
-            self.cell_nbr, self.cell_shift = np.zeros((0, 0), np.int64), np.zeros((0, 0, box.size))
+            self.cell_nbr, self.cell_shift = np.zeros((0, 0), np.int64), np.zeros((0, 0, 3))
         self._cells_for = n
 
     @property

@@ -9,13 +9,13 @@ KIND_NAMES = {IPL: "ipl", LJ: "lj", STICKY: "sticky", SW: "sw"}
 
 
 @njit(cache=True, inline="always")
-def pair_eval(kind, r, p):
-    """``(u, s, u2)`` of the pair potential ``kind`` at distance ``r`` with parameter row ``p``."""
+def pair_eval(kind, r2, p):
+    """``(u, s, u2)`` of the pair potential ``kind`` at squared distance ``r2`` with parameter row ``p``."""
     if kind == IPL:
-        return ipl.pair(r, p)
+        return ipl.pair(r2, p)
     elif kind == LJ:
-        return lj.pair(r, p)
+        return lj.pair(r2, p)
     elif kind == STICKY:
-        return sticky.pair(r, p)
+        return sticky.pair(r2, p)
     else:
-        return sw.pair(r, p)
+        return sw.pair(r2, p)

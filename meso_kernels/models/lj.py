@@ -8,6 +8,8 @@
 Species 0 = A (large, 80 %), species 1 = B (small, 20 %): sig_AA = 1, sig_AB = 0.8, sig_BB = 0.88, eps_AA = 1,
 eps_AB = 1.5, eps_BB = 0.5. Units: sig_AA = eps_AA = m = k_B = 1.
 """
+import math
+
 import numpy as np
 from numba import njit
 
@@ -16,19 +18,20 @@ EPSILON = np.array([[1.0, 1.5], [1.5, 0.5]])
 
 
 @njit(cache=True, inline="always")
-def pair(r, p):
-    """Truncated LJ pair term. ``p = (eps, sig, shift, fshift, r_c)`` with shift = v(r_c) and fshift = v'(r_c)
-    (zero for a shifted-energy cut-off). Returns ``(u, s, u2)`` with s = -phi'/r and u2 = phi''."""
+def pair(r2, p):
+    """Truncated LJ pair term at squared distance ``r2``. ``p = (eps, sig^2, shift, fshift, r_c)`` with shift =
+    v(r_c) and fshift = v'(r_c) (zero for a shifted-energy cut-off). Returns ``(u, s, u2)`` with s = -phi'/r and
+    u2 = phi''."""
     eps = p[0]
-    sig = p[1]
-    sr2 = sig * sig / (r * r)
+    r = math.sqrt(r2)
+    ir = 1.0 / r
+    ir2 = ir * ir
+    sr2 = p[1] * ir2
     sr6 = sr2 * sr2 * sr2
     sr12 = sr6 * sr6
-    v = 4.0 * eps * (sr12 - sr6)
-    dv = -24.0 * eps * (2.0 * sr12 - sr6) / r  # v'(r)
-    u = v - p[2] - (r - p[4]) * p[3]
-    s = -(dv - p[3]) / r
-    u2 = 24.0 * eps * (26.0 * sr12 - 7.0 * sr6) / (r * r)
+    u = 4.0 * eps * (sr12 - sr6) - p[2] - (r - p[4]) * p[3]
+    s = 24.0 * eps * (2.0 * sr12 - sr6) * ir2 + p[3] * ir   # -(v'(r) - v'(r_c)) / r
+    u2 = 24.0 * eps * (26.0 * sr12 - 7.0 * sr6) * ir2
     return u, s, u2
 
 
@@ -44,7 +47,7 @@ def pair_table(rcut, sigma=SIGMA, epsilon=EPSILON, shifted_force=True):
     for a in range(2):
         for b in range(2):
             v, dv = _v_dv(rcut[a, b], epsilon[a, b], sigma[a, b])
-            params[a, b] = (epsilon[a, b], sigma[a, b], v, dv if shifted_force else 0.0, rcut[a, b])
+            params[a, b] = (epsilon[a, b], sigma[a, b] ** 2, v, dv if shifted_force else 0.0, rcut[a, b])
     return params, rcut.copy()
 
 

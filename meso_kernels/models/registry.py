@@ -67,7 +67,7 @@ class Model:
         p = self.params[a, b]
         for n, x in enumerate(r.ravel()):
             if x < self.rcut[a, b]:
-                out[:, n] = pair_eval(self.kind, x, p)
+                out[:, n] = pair_eval(self.kind, x * x, p)
         return out[0], out[1], out[2]
 
     def counts(self, N):

@@ -19,16 +19,15 @@ COEFFS = np.array([-106.991613526652, -304.918469059567, -939.388037994211,
 
 
 @njit(cache=True, inline="always")
-def pair(r, p):
-    """SS pair term. ``p = (sig, x_min, a, b, c0, c2, c4, c6)``. Returns ``(u, s, u2)`` (s = -phi'/r, u2 = phi'')."""
-    sig = p[0]
-    inv = 1.0 / sig
-    x = r * inv
-    x2 = x * x
+def pair(r2, p):
+    """SS pair term at squared distance ``r2``. ``p = (1/sig^2, x_min^2, a, b, c0, c2, c4, c6)``. Returns
+    ``(u, s, u2)`` (s = -phi'/r, u2 = phi'')."""
+    is2 = p[0]
+    x2 = r2 * is2
     ix2 = 1.0 / x2
     ix6 = ix2 * ix2 * ix2
     ix12 = ix6 * ix6
-    if x < p[1]:
+    if x2 < p[1]:
         u = 4.0 * (ix12 - ix6)
         dux = (-48.0 * ix12 + 24.0 * ix6) * ix2           # (dphi/dx) / x
         d2u = (624.0 * ix12 - 168.0 * ix6) * ix2           # d2phi/dx2
@@ -41,7 +40,7 @@ def pair(r, p):
         u = a * ix12 - b * ix6 + p[4] + x2 * (c2 + x2 * (c4 + x2 * c6))
         dux = (-12.0 * a * ix12 + 6.0 * b * ix6) * ix2 + 2.0 * c2 + x2 * (4.0 * c4 + x2 * 6.0 * c6)
         d2u = (156.0 * a * ix12 - 42.0 * b * ix6) * ix2 + 2.0 * c2 + x2 * (12.0 * c4 + x2 * 30.0 * c6)
-    return u, -dux * inv * inv, d2u * inv * inv
+    return u, -dux * is2, d2u * is2
 
 
 def solve_coeffs(x_cut=X_CUT, x_min=X_MIN):
@@ -65,7 +64,7 @@ def pair_table(x_cut=X_CUT, sigma=SIGMA):
     params = np.zeros((2, 2, 8))
     for a in range(2):
         for b in range(2):
-            params[a, b, 0] = sigma[a, b]
-            params[a, b, 1] = X_MIN
+            params[a, b, 0] = sigma[a, b] ** -2
+            params[a, b, 1] = X_MIN**2
             params[a, b, 2:] = coeffs
     return params, x_cut * sigma

@@ -20,8 +20,10 @@ COS0 = -1.0 / 3.0
 
 
 @njit(cache=True, inline="always")
-def pair(r, p):
-    """SW two-body term. ``p = (eps, sig, A, B, p, q, a)``. Returns ``(u, s, u2)`` (s = -phi'/r, u2 = phi'')."""
+def pair(r2, p):
+    """SW two-body term at squared distance ``r2``. ``p = (eps, sig, A, B, p, q, a)``. Returns ``(u, s, u2)``
+    (s = -phi'/r, u2 = phi'')."""
+    r = math.sqrt(r2)
     eps = p[0]
     sig = p[1]
     rc = p[6] * sig
