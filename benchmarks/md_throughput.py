@@ -168,14 +168,14 @@ def pair_setup(name, model):
                 lines.append(f"pair_coeff {a + 1} {b + 1} {table} IPL_{a + 1}{b + 1} {_f(model.rcut[a, b])}")
         return lines
     if name in ("ka", "mblj"):
-        p = model.params
+        from meso_kernels.models.lj import EPSILON, SIGMA   # the model's table (params holds derived values)
         if model.name == "ka" and model.options["shift"] == "energy":
             lines = [f"pair_style lj/cut {_f(model.rcut_max)}", "pair_modify shift yes"]
         else:   # shifted force, Toxvaerd–Dyre form
             lines = [f"pair_style lj/smooth/linear {_f(model.rcut_max)}"]
         for a in range(2):
             for b in range(a, 2):
-                lines.append(f"pair_coeff {a + 1} {b + 1} {_f(p[a, b, 0])} {_f(p[a, b, 1])} {_f(model.rcut[a, b])}")
+                lines.append(f"pair_coeff {a + 1} {b + 1} {_f(EPSILON[a, b])} {_f(SIGMA[a, b])} {_f(model.rcut[a, b])}")
         return lines
     if name == "sw":
         lam = float(model.options["lam"])

@@ -15,7 +15,8 @@ for arg in "$@"; do
 done
 
 status=0
-python scripts/run_notebooks.py "${extra[@]}" "$@" || status=$?
+# a default-size page computes its data when data/ lacks it (Fig. 12: ~20 min on 2 cores): allow hours per cell
+python scripts/run_notebooks.py --timeout 14400 "${extra[@]}" "$@" || status=$?
 if [ "$status" -ne 0 ]; then
     echo "[build_book] some notebooks failed (see above); building the book with what is in book/executed/" >&2
 fi
