@@ -31,7 +31,7 @@ import numpy as np
 from numba import njit
 
 from .forces import compute_any
-from .neighbors import _cell_sort, build_into, max_displacement2
+from .neighbors import _cell_sort, build_into
 
 _DONE, _NEED_GROW = 0, 1
 
@@ -83,10 +83,19 @@ def _kick(v, F, h):
 
 
 @njit(cache=True)
-def _drift(x, v, h):
+def _kick_drift(x, v, F, h, dt, xref):
+    """v += h F; x += dt v; return the largest squared displacement from ``xref`` (same frame: no images)."""
+    m = 0.0
     for i in range(x.shape[0]):
+        r2 = 0.0
         for k in range(x.shape[1]):
-            x[i, k] += h * v[i, k]
+            v[i, k] += h * F[i, k]
+            x[i, k] += dt * v[i, k]
+            t = x[i, k] - xref[i, k]
+            r2 += t * t
+        if r2 > m:
+            m = r2
+    return m
 
 
 @njit(cache=True)
@@ -124,9 +133,7 @@ def _md_loop(nsteps, resume, x, v, F, en, types, ids, img, box, dt, nl, image, c
         if not (resume and step == 0):
             if thermostat:
                 _nhc_half(v, xi, pxi, Q, g, T, dt)
-            _kick(v, F, 0.5 * dt)
-            _drift(x, v, dt)
-            if max_displacement2(x, xref, box) > lim:
+            if _kick_drift(x, v, F, 0.5 * dt, dt, xref) > lim:
                 _wrap(x, img, box)
                 if nbr.shape[0] > 0:
                     _reorder(x, v, types, ids, img, box, ncell)
