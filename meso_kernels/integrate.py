@@ -37,16 +37,13 @@ _DONE, _NEED_GROW = 0, 1
 
 
 @njit(cache=True)
-def _nhc_half(v, xi, pxi, Q, g, T, dt):
-    """Propagate the chain and scale the velocities over dt/2 (MTK/Trotter; one Suzuki–Yoshida weight)."""
+def _nhc_half(ke2, xi, pxi, Q, g, T, dt):
+    """Propagate the chain over dt/2 (MTK/Trotter; one Suzuki–Yoshida weight) given ke2 = sum m v^2; return the
+    factor s by which the velocities must be scaled (the caller applies it, fused with its next velocity pass)."""
     M = xi.size
     dt2 = 0.5 * dt
     dt4 = 0.25 * dt
     dt8 = 0.125 * dt
-    ke2 = 0.0
-    for i in range(v.shape[0]):
-        for k in range(v.shape[1]):
-            ke2 += v[i, k] * v[i, k]
     # backward sweep
     if M > 1:
         pxi[M - 1] += dt4 * (pxi[M - 2] ** 2 / Q[M - 2] - T)
@@ -58,9 +55,6 @@ def _nhc_half(v, xi, pxi, Q, g, T, dt):
         pxi[0] += dt4 * (ke2 - g * T)
     # velocity scaling and chain positions
     s = math.exp(-dt2 * pxi[0] / Q[0])
-    for i in range(v.shape[0]):
-        for k in range(v.shape[1]):
-            v[i, k] *= s
     ke2 *= s * s
     for k in range(M):
         xi[k] += dt2 * pxi[k] / Q[k]
@@ -73,23 +67,28 @@ def _nhc_half(v, xi, pxi, Q, g, T, dt):
         pxi[M - 1] += dt4 * (pxi[M - 2] ** 2 / Q[M - 2] - T)
     else:
         pxi[0] += dt4 * (ke2 - g * T)
+    return s
 
 
 @njit(cache=True)
-def _kick(v, F, h):
+def _kick_ke(v, F, h):
+    """v += h F; return sum v^2 (twice the kinetic energy, unit masses)."""
+    ke2 = 0.0
     for i in range(v.shape[0]):
         for k in range(v.shape[1]):
             v[i, k] += h * F[i, k]
+            ke2 += v[i, k] * v[i, k]
+    return ke2
 
 
 @njit(cache=True)
-def _kick_drift(x, v, F, h, dt, xref):
-    """v += h F; x += dt v; return the largest squared displacement from ``xref`` (same frame: no images)."""
+def _kick_drift(x, v, F, s, h, dt, xref):
+    """v = s v + h F; x += dt v; return the largest squared displacement from ``xref`` (same frame: no images)."""
     m = 0.0
     for i in range(x.shape[0]):
         r2 = 0.0
         for k in range(x.shape[1]):
-            v[i, k] += h * F[i, k]
+            v[i, k] = s * v[i, k] + h * F[i, k]
             x[i, k] += dt * v[i, k]
             t = x[i, k] - xref[i, k]
             r2 += t * t
@@ -121,24 +120,33 @@ def _reorder(x, v, types, ids, img, box, ncell):
 
 
 @njit(cache=True)
-def _md_loop(nsteps, resume, x, v, F, en, types, ids, img, box, dt, nl, image, counts, xref, skin, cutsq, ncell, nbr,
-             shift, kind, params, rcsq, tb, nchunks, thermostat, xi, pxi, Q, g, T):
+def _md_loop(nsteps, resume, x, v, vstate, F, en, types, ids, img, box, dt, nl, image, counts, xref, skin, cutsq, ncell,
+             nbr, shift, kind, params, rcsq, tb, nchunks, thermostat, xi, pxi, Q, g, T):
     """Run up to nsteps steps. ``en = [U, W, n_builds]`` is updated in place. Returns (steps done, status);
     status _NEED_GROW means the neighbour list must be widened and the current step finished by the caller
     (positions already drifted). With ``resume`` the first step starts after the drift. Positions are wrapped
-    into the box at every list build, which is then the build frame of the list (offset zero)."""
+    into the box at every list build, which is then the build frame of the list (offset zero).
+    ``vstate = [s, ke2]``: the true velocities are s * v (the last thermostat scaling is applied lazily, fused into
+    the next velocity pass) and ke2 = sum (s v)^2; both persist between calls so that splitting a run into blocks
+    gives bitwise the same trajectory."""
     half = tb.size == 0
     lim = 0.25 * skin * skin
+    pending = vstate[0]
+    ke2 = vstate[1]
     for step in range(nsteps):
         if not (resume and step == 0):
+            s = pending
             if thermostat:
-                _nhc_half(v, xi, pxi, Q, g, T, dt)
-            if _kick_drift(x, v, F, 0.5 * dt, dt, xref) > lim:
+                s *= _nhc_half(ke2, xi, pxi, Q, g, T, dt)
+            pending = 1.0
+            if _kick_drift(x, v, F, s, 0.5 * dt, dt, xref) > lim:
                 _wrap(x, img, box)
                 if nbr.shape[0] > 0:
                     _reorder(x, v, types, ids, img, box, ncell)
                 over = build_into(x, box, types, cutsq, ncell, nbr, shift, half, nl, image, counts)
                 if over > 0:
+                    vstate[0] = pending
+                    vstate[1] = ke2
                     return step, _NEED_GROW
                 xref[:, :] = x
                 en[2] += 1
@@ -146,9 +154,12 @@ def _md_loop(nsteps, resume, x, v, F, en, types, ids, img, box, dt, nl, image, c
         F[:, :] = f
         en[0] = e
         en[1] = w
-        _kick(v, F, 0.5 * dt)
+        ke2 = _kick_ke(v, F, 0.5 * dt)
         if thermostat:
-            _nhc_half(v, xi, pxi, Q, g, T, dt)
+            pending = _nhc_half(ke2, xi, pxi, Q, g, T, dt)
+            ke2 *= pending * pending
+    vstate[0] = pending
+    vstate[1] = ke2
     return nsteps, _DONE
 
 
@@ -184,6 +195,7 @@ class NVE:
         self._v = np.ascontiguousarray(system.velocities, dtype=float).copy()
         self._ids = np.arange(self._x.shape[0], dtype=np.int64)
         self._img = np.zeros(self._x.shape, np.int64)
+        self._vstate = np.array([1.0, float(np.sum(self._v**2))])
         _wrap(self._x, self._img, self.box)
         self.ff = ForceField(model, self.box, skin=skin)
         self.step = 0
@@ -214,10 +226,13 @@ class NVE:
         """Positions (N, d), unwrapped (continuous in time), in the original particle order (a copy)."""
         return self._original(self._x + self._img * self.box)
 
+    def _velocities(self):
+        return self._v * self._vstate[0]
+
     @property
     def v(self):
         """Velocities (N, d) in the original particle order (a copy)."""
-        return self._original(self._v)
+        return self._original(self._velocities())
 
     @property
     def types(self):
@@ -242,7 +257,7 @@ class NVE:
         return float(self.en[0])
 
     def kinetic_energy(self):
-        return 0.5 * float(np.sum(self._v**2))
+        return 0.5 * float(np.sum(self._velocities()**2))
 
     def kinetic_temperature(self):
         """2K / g with g = d (N - 1)."""
@@ -296,9 +311,9 @@ class NVE:
             _wrap(self._x, self._img, self.box)
             nl.build(self._x, self._types)
         while n > 0:
-            done, status = _md_loop(n, resume, self._x, self._v, self._F, self.en, self._types, self._ids, self._img,
-                                    self.box, self.dt, nl.nlist, nl.image, nl.counts, nl.xref, nl.skin, nl.cutsq,
-                                    nl.ncell, nl.cell_nbr, nl.cell_shift, self.model.kind, self.model.params,
+            done, status = _md_loop(n, resume, self._x, self._v, self._vstate, self._F, self.en, self._types,
+                                    self._ids, self._img, self.box, self.dt, nl.nlist, nl.image, nl.counts, nl.xref,
+                                    nl.skin, nl.cutsq, nl.ncell, nl.cell_nbr, nl.cell_shift, self.model.kind, self.model.params,
                                     self.ff.rcsq, self.model.three_body_array, numba.get_num_threads(),
                                     self.thermostat, self.xi, self.pxi, self.Q, float(self.g), self.T)
             self.step += done
@@ -343,6 +358,7 @@ class NoseHoover(NVE):
             system.velocities = maxwell_boltzmann(system.N, system.dim, T, seed)
         super().__init__(system, model, dt, skin=skin)
         self._v -= self._v.mean(axis=0)
+        self._vstate[1] = float(np.sum(self._v**2))
 
     def _setup_thermostat(self):
         d, N = self._x.shape[1], self._x.shape[0]
