@@ -40,6 +40,12 @@ def _chunk(c, nchunks, n):
 
 
 @njit(cache=True)
+def _buffers(nchunks, n, d):
+    """Per-chunk force buffers (nchunks, n, d), energies and virials, zeroed."""
+    return np.zeros((nchunks, n, d)), np.zeros(nchunks), np.zeros(nchunks)
+
+
+@njit(cache=True)
 def _reduce(fb, eb, wb):
     """Sum the per-chunk force buffers, energies and virials in a fixed order (deterministic)."""
     F = fb[0].copy()
@@ -54,9 +60,7 @@ def pair_forces(x, box, types, nlist, image, counts, kind, params, rcsq, nchunks
     skipped in 2D). ``x`` is in the list's build frame; ``image`` holds the periodic image code of each entry."""
     n, d = x.shape
     d3 = d == 3
-    fb = np.zeros((nchunks, n, d))
-    eb = np.zeros(nchunks)
-    wb = np.zeros(nchunks)
+    fb, eb, wb = _buffers(nchunks, n, d)
     tab = image_table(box)
     for c in prange(nchunks):
         i0, i1 = _chunk(c, nchunks, n)
@@ -110,9 +114,7 @@ def sw_forces(x, box, nlist, image, counts, params, rc, tb, nchunks):
     """Stillinger–Weber energy, forces and virial (3D, one species) over a *full* neighbour list: pair terms
     once per pair (j > i), three-body terms for every centre i and neighbour pair j < k within r_c."""
     n, d = x.shape
-    fb = np.zeros((nchunks, n, d))
-    eb = np.zeros(nchunks)
-    wb = np.zeros(nchunks)
+    fb, eb, wb = _buffers(nchunks, n, d)
     p = params[0, 0]
     rcsq = rc * rc
     maxn = nlist.shape[1]
