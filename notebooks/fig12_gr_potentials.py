@@ -48,7 +48,7 @@ from meso_kernels.integrate import thermalize
 from meso_kernels.models import get_model
 from meso_kernels.presets import check_size, sizes
 from meso_kernels.quench import quench
-from meso_kernels.store import cached, data_root
+from meso_kernels.store import REPO_ROOT, cached, data_root
 
 check_size(size)
 DATA = data_root(size)
@@ -63,7 +63,7 @@ unknown = set(temperatures) - set(MODELS)
 if unknown:
     raise ValueError(f"temperatures has unknown models {sorted(unknown)}; allowed: {sorted(MODELS)}")
 R_MAX, BINS = 3.0, 300
-print(f"run size: {size!r} (seed {seed}); results stored under {DATA}")
+print(f"run size: {size!r} (seed {seed}); results stored under {DATA.relative_to(REPO_ROOT)}/")
 for key, run in RUNS.items():
     print(f"  {key}: N = {run.N}, {run.equil_steps} equilibration + {run.prod_steps} production steps, "
           f"{run.n_ihs} inherent structures")
@@ -176,7 +176,9 @@ plt.show()
 import csv
 
 summary = []
+PLAIN = {"ipl": "IPL", "mblj": "mBLJ", "ss": "SS rho=0.6", "sw": "SW"}  # names for text tables
 for key, (name, options, _, label) in MODELS.items():
+    label = PLAIN[key]
     model, T, res = results[key]
     r = res["r"]
     pairs = [(0, 0)] if model.n_types == 1 else [(0, 0), (0, 1), (1, 1)]
@@ -202,7 +204,7 @@ with open(tmp, "w", newline="") as fh:
     w.writerow(["model", "pair", "x", "g_liquid", "g_glass", "phi"])
     w.writerows(rows)
 tmp.replace(out)
-print(f"plotted numbers written to {out}")
+print(f"plotted numbers written to {out.relative_to(REPO_ROOT)}")
 
 # %% [markdown]
 # ## Against the paper
@@ -216,7 +218,7 @@ print(f"plotted numbers written to {out}")
 # %% tags=["hide-input"]
 well = {(lab, pair): frac for lab, pair, _, frac, _ in summary}
 pull = {(lab, pair): p for lab, pair, _, _, p in summary}
-ss = MODELS["ss"][3]
+ss = PLAIN["ss"]
 checks = [  # (statement, which share, its value, criterion, threshold)
     ("IPL: every interaction is repulsive", "attractive-force",
      max(pull[("IPL", p)] for p in ("AA", "AB", "BB")), "<=", 0.0),
