@@ -194,8 +194,13 @@ def test_box_too_small_raises(box, rc, skin):
 
 
 def test_box_just_large_enough_is_accepted():
-    NeighborList(np.array([[2.0]]), np.full(3, 4.7), skin=0.3)
-    NeighborList(RCUT2, np.full(2, 3.7), skin=0.3)
+    """r_c + skin = L/2 exactly is allowed, and such a list still finds the pair at the cut-off."""
+    nl = NeighborList(np.array([[2.0]]), np.full(3, 4.6), skin=0.3)
+    assert nl.reach == pytest.approx(2.3)
+    x = np.array([[0.1, 0.1, 0.1], [2.09, 0.1, 0.1]])
+    nl.build(x, np.zeros(2, np.int64))
+    assert nl.n_pairs == 1
+    assert NeighborList(RCUT2, np.full(2, 3.7), skin=0.3).reach <= 3.7 / 2
 
 
 @pytest.mark.parametrize("skin", [0.0, -0.1, np.nan, np.inf])
