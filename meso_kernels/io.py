@@ -10,6 +10,7 @@ one, never a truncated one.
 >>> load_npz(d / "r.npz")["x"].tolist()
 [1.0, 2.0]
 """
+import contextlib
 import datetime as _dt
 import io as _io
 import json
@@ -32,17 +33,18 @@ def _umask():
     return mask
 
 
-def atomic_write_bytes(path, data):
-    """Write ``data`` (bytes) to ``path`` atomically; parent folders are created. Returns the path."""
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise TypeError(f"atomic_write_bytes needs bytes, got {type(data).__name__}")
+@contextlib.contextmanager
+def atomic_path(path):
+    """Context manager yielding a temporary path next to ``path`` (parent folders created); on a clean exit the
+    temporary file is made durable (fsync) and renamed onto ``path``, on an error it is removed. For writers that
+    need a file name (GSD, npz) rather than bytes."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
+        yield tmp
+        with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
@@ -53,7 +55,16 @@ def atomic_write_bytes(path, data):
             pass
         raise
     _fsync_dir(path.parent)
-    return path
+
+
+def atomic_write_bytes(path, data):
+    """Write ``data`` (bytes) to ``path`` atomically (see :func:`atomic_path`). Returns the path."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"atomic_write_bytes needs bytes, got {type(data).__name__}")
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+    return Path(path)
 
 
 def _fsync_dir(folder):

@@ -10,9 +10,10 @@ that the unwrapped position is ``positions + image * box`` (used for mean-square
 (2, 2, 4.0, 0.5, 2)
 """
 import os
-import tempfile
 
 import numpy as np
+
+from .io import atomic_path
 
 #: Positions within this fraction of a box length outside ``[0, L)`` are accepted and wrapped on construction
 #: (a position of exactly ``L`` is the common case: ``x - L * floor(x / L)`` can round to ``L`` for tiny negative x).
@@ -362,14 +363,6 @@ class System:
             with _gsd_open(path, "a", precision) as traj:
                 traj.append(frame)
             return
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-        os.close(fd)
-        try:
+        with atomic_path(path) as tmp:
             with _gsd_open(tmp, "w", precision) as traj:
                 traj.append(frame)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
