@@ -2,9 +2,14 @@
 (selected by ``model.kind``, see :mod:`meso_kernels.models.dispatch`) plus the Stillinger–Weber three-body term.
 
 Conventions (units: the model's reduced units): r_ij = x_j - x_i (minimum image, taken from the neighbour list's
-image codes: the drivers receive positions in the list's build frame, see :mod:`meso_kernels.neighbors`); for a pair term
+image codes: the drivers receive positions in the list's build frame, see :mod:`meso_kernels.neighbors`, and the
+table ``tab`` (27, 3) of the image codes' shift vectors, :func:`~meso_kernels.neighbors.image_table`); for a pair term
 s = -phi'(r)/r, the force on j is s r_ij and on i is -s r_ij. The virial is W = sum_pairs r_ij . f_ij (plus the
 three-body analogue), so that the pressure is P = (N T + W/d) / V.
+
+Simple shear (Lees–Edwards): ``ForceField(model, box, shear=gamma)`` works in the periodic cell sheared by
+H(gamma) = I + gamma e_x (x) e_y (lattice vectors L_x e_x, L_y (gamma e_x + e_y), L_z e_z), positions in the lab
+frame; see :class:`ForceField` and :func:`affine_shear`.
 
 Work is split over numba threads in contiguous particle chunks, each with its own force buffer, reduced at the
 end: results are deterministic for a given number of threads.
@@ -55,13 +60,13 @@ def _reduce(fb, eb, wb):
 
 
 @njit(cache=True, parallel=True, fastmath=FAST)
-def pair_forces(x, box, types, nlist, image, counts, kind, params, rcsq, nchunks):
+def pair_forces(x, tab, types, nlist, image, counts, kind, params, rcsq, nchunks):
     """Pair energy U, forces F (N, d) and virial W over a *half* neighbour list (d = 2 or 3; the z component is
-    skipped in 2D). ``x`` is in the list's build frame; ``image`` holds the periodic image code of each entry."""
+    skipped in 2D). ``x`` is in the list's build frame; ``image`` holds the periodic image code of each entry and
+    ``tab`` (27, 3) the shift vector of each code (:func:`~meso_kernels.neighbors.image_table`)."""
     n, d = x.shape
     d3 = d == 3
     fb, eb, wb = _buffers(nchunks, n, d)
-    tab = image_table(box)
     for c in prange(nchunks):
         i0, i1 = _chunk(c, nchunks, n)
         f = fb[c]
@@ -110,7 +115,7 @@ def pair_forces(x, box, types, nlist, image, counts, kind, params, rcsq, nchunks
 
 
 @njit(cache=True, parallel=True, fastmath=FAST)
-def sw_forces(x, box, nlist, image, counts, params, rc, tb, nchunks):
+def sw_forces(x, tab, nlist, image, counts, params, rc, tb, nchunks):
     """Stillinger–Weber energy, forces and virial (3D, one species) over a *full* neighbour list: pair terms
     once per pair (j > i), three-body terms for every centre i and neighbour pair j < k within r_c."""
     n, d = x.shape
@@ -118,7 +123,6 @@ def sw_forces(x, box, nlist, image, counts, params, rc, tb, nchunks):
     p = params[0, 0]
     rcsq = rc * rc
     maxn = nlist.shape[1]
-    tab = image_table(box)
     for c in prange(nchunks):
         i0, i1 = _chunk(c, nchunks, n)
         f = fb[c]
@@ -171,21 +175,20 @@ def sw_forces(x, box, nlist, image, counts, params, rc, tb, nchunks):
 
 
 @njit(cache=True)
-def compute_any(x, box, types, nlist, image, counts, kind, params, rcsq, tb, nchunks):
+def compute_any(x, tab, types, nlist, image, counts, kind, params, rcsq, tb, nchunks):
     """(U, F, W) of a pair model (half list) or, when ``tb`` is non-empty, of the SW model (full list);
-    ``x`` in the list's build frame."""
+    ``x`` in the list's build frame, ``tab`` the (27, 3) shift vectors of the image codes."""
     if tb.size > 0:
-        return sw_forces(x, box, nlist, image, counts, params, math.sqrt(rcsq[0, 0]), tb, nchunks)
-    return pair_forces(x, box, types, nlist, image, counts, kind, params, rcsq, nchunks)
+        return sw_forces(x, tab, nlist, image, counts, params, math.sqrt(rcsq[0, 0]), tb, nchunks)
+    return pair_forces(x, tab, types, nlist, image, counts, kind, params, rcsq, nchunks)
 
 
 @njit(cache=True)
-def pair_laplacian(x, box, types, nlist, image, counts, kind, params, rcsq):
+def pair_laplacian(x, tab, types, nlist, image, counts, kind, params, rcsq):
     """Laplacian of the pair energy over all coordinates, sum_pairs 2 [phi'' + (d - 1) phi'/r] (half list);
     used for the configurational temperature T_conf = <|F|^2> / <lap U>."""
     n, d = x.shape
     lap = 0.0
-    tab = image_table(box)
     for i in range(n):
         ti = types[i]
         for m in range(counts[i]):
@@ -200,30 +203,120 @@ def pair_laplacian(x, box, types, nlist, image, counts, kind, params, rcsq):
     return lap
 
 
+def affine_shear(x, gamma):
+    """The simple shear H(gamma) = I + gamma e_x (x) e_y applied to positions ``x (N, d)`` (d = 2 or 3): returns a new
+    array x + gamma y e_x. ``affine_shear(x, -gamma)`` is the inverse map (H(gamma)^-1 = H(-gamma))."""
+    out = np.array(x, dtype=float)
+    if out.ndim != 2 or out.shape[1] not in (2, 3):
+        raise ValueError(f"positions must have shape (N, 2) or (N, 3), got {out.shape}")
+    out[:, 0] += gamma * out[:, 1]
+    return out
+
+
+def wrap_sheared(x, box, shear):
+    """Wrap lab positions ``x (N, d)`` into the rectangle [0, L)^d by translations of the Lees–Edwards lattice of
+    strain ``shear`` (L_x e_x, L_y (shear e_x + e_y), L_z e_z): first y (crossing the y boundary n times shifts x
+    by -n shear L_y), then x and z. The rectangle is a fundamental domain of that lattice, so the result is the
+    same configuration, storable in a :class:`~meso_kernels.system.System`. Returns a new array."""
+    out = np.array(x, dtype=float)
+    box = np.asarray(box, dtype=float)
+    if out.ndim != 2 or out.shape[1] not in (2, 3) or box.shape != (out.shape[1],):
+        raise ValueError(f"positions (N, d) and box (d,) with d = 2 or 3 expected, got {out.shape} and {box.shape}")
+
+    def wrap(v, L):
+        n = np.floor(v / L)
+        v = v - n * L
+        neg = v < 0.0            # v - n L can round to a hair below 0 ...
+        n[neg] -= 1
+        v[neg] += L
+        high = v >= L            # ... or to L
+        n[high] += 1
+        v[high] -= L
+        return v, n
+
+    out[:, 1], ny = wrap(out[:, 1], box[1])
+    out[:, 0] -= ny * (shear * box[1])
+    out[:, 0], _ = wrap(out[:, 0], box[0])
+    if out.shape[1] == 3:
+        out[:, 2], _ = wrap(out[:, 2], box[2])
+    return out
+
+
+#: Largest |shear| a :class:`ForceField` accepts: beyond it the list's enlarged cut-off r_c (1 + |shear|) costs
+#: too much, and a larger strain should be remapped (shear - 1 L_x / L_y is the same lattice) rather than used.
+MAX_SHEAR = 0.1
+
+
+def _check_shear(shear):
+    try:
+        g = float(shear)
+    except (TypeError, ValueError):
+        raise ValueError(f"shear must be a finite number in [-{MAX_SHEAR}, {MAX_SHEAR}], got {shear!r}") from None
+    if not (math.isfinite(g) and abs(g) <= MAX_SHEAR):
+        raise ValueError(f"shear must be a finite number in [-{MAX_SHEAR}, {MAX_SHEAR}], got {shear!r}")
+    return g
+
+
 class ForceField:
     """Energy, forces and virial of one model in one periodic box, with its own Verlet list.
 
     Parameters
     ----------
     model : :class:`meso_kernels.models.Model`
-    box : (d,) array of box lengths (must match ``model.dim``)
+    box : (d,) array of box lengths L_k (length units; must match ``model.dim``)
     skin : Verlet skin (length units), default 0.3
+    shear : simple-shear strain gamma of a Lees–Edwards cell, |gamma| <= 0.1 (dimensionless), default 0
 
     :meth:`compute` returns ``(U, F, W)``: potential energy (energy units), forces (N, d) (energy/length) and the
     virial W = sum r_ij . f_ij (energy).
+
+    Lees–Edwards (sheared periodic) cell: with ``shear = gamma`` the periodic lattice is spanned by L_x e_x,
+    L_y (gamma e_x + e_y) (and L_z e_z in 3D), the image of the orthorhombic box under the simple shear
+    H(gamma) = I + gamma e_x (x) e_y, x -> x + gamma y. Positions are given in the lab frame and may lie in any
+    periodic image of *this* lattice (crossing the y boundary shifts x by gamma L_y; :func:`wrap_sheared` brings
+    them into [0, L)^d, a fundamental domain of the lattice; do not wrap y alone, e.g. with ``x % box``). Internally the Verlet list is
+    built on the reference coordinates s = H^-1 x (s_x = x - gamma y) in the orthorhombic box, with the list
+    cut-off enlarged to r_c (1 + |gamma|) so that every pair within r_c in the lab is listed (|s| <= (1 + |gamma|)
+    |x|); the kernels see lab-frame positions x_frame = H s_frame and the sheared image shifts :attr:`tab`. The
+    box must hold r_c,max (1 + |gamma|) + skin <= L/2. With shear = 0 this is the ordinary orthorhombic box.
+
+    For compiled drivers over the same list (e.g. a Hessian)::
+
+        ff.update(x, types); xf = ff.frame(x); tab = ff.tab; nl = ff.nl
+        # then use xf, tab, nl.nlist, nl.image, nl.counts (as compute_any does)
     """
 
-    def __init__(self, model, box, skin=0.3):
+    def __init__(self, model, box, skin=0.3, shear=0.0):
         box = np.asarray(box, dtype=float)
         if box.shape != (model.dim,):
             raise ValueError(f"box must have shape ({model.dim},) for model {model.name!r} (d = {model.dim}), "
                              f"got {box.shape}")
+        g = _check_shear(shear)
         self.model = model
         self.box = box
+        self._shear = g
         self.three_body = model.three_body is not None
-        self.nl = NeighborList(model.rcut, box, skin=skin, half=not self.three_body)
+        rcut_list = model.rcut * (1.0 + abs(g))
+        if g != 0.0 and np.isfinite(skin) and np.all(np.isfinite(box)):
+            reach = float(rcut_list.max()) + skin
+            if reach > 0.5 * box.min():
+                raise ValueError(
+                    f"box too small for the cut-off at shear={g}: r_c (1 + |shear|) + skin = {reach:.4g} exceeds "
+                    f"half the smallest box length {0.5 * box.min():.4g}; use a larger box or a smaller skin")
+        self.nl = NeighborList(rcut_list if g != 0.0 else model.rcut, box, skin=skin, half=not self.three_body)
         self.rcsq = model.rcut**2
+        self._tab = image_table(box, g)
         self.n_evals = 0
+
+    @property
+    def shear(self):
+        """The simple-shear strain gamma of the Lees–Edwards cell (fixed at construction)."""
+        return self._shear
+
+    @property
+    def tab(self):
+        """Shift vectors (27, 3) of the list's image codes in the (sheared) lab frame: H(gamma) (n_k L_k)."""
+        return self._tab
 
     def _check(self, x, types):
         x = np.ascontiguousarray(x, dtype=float)
@@ -236,13 +329,36 @@ class ForceField:
             raise ValueError(f"types must lie in 0..{self.model.n_types - 1} for model {self.model.name!r}")
         return x, types
 
+    def _reference(self, x):
+        """Reference coordinates s = H^-1 x of lab positions (x itself, contiguous float, when unsheared)."""
+        if self._shear == 0.0:
+            return np.ascontiguousarray(x, dtype=float)
+        s = np.array(x, dtype=float)
+        s[:, 0] -= self._shear * s[:, 1]
+        return s
+
+    def update(self, x, types):
+        """Check the Verlet list against lab positions ``x (N, d)`` (species ``types (N,)``) and rebuild it when
+        needed; return True when it was rebuilt."""
+        return self.nl.update(self._reference(x), types)
+
+    def frame(self, x):
+        """Lab positions ``x`` re-expressed in the list's build frame, continuous with the list: the positions the
+        kernels take together with ``nl.nlist``, ``nl.image``, ``nl.counts`` and :attr:`tab`. Call after
+        :meth:`update`."""
+        if self._shear == 0.0:
+            return self.nl.frame(x)
+        xf = self.nl.frame(self._reference(x))
+        xf[:, 0] += self._shear * xf[:, 1]
+        return xf
+
     def compute(self, x, types, check=True):
-        """``(U, F, W)`` at positions ``x (N, d)`` with species ``types (N,)``. Raises ``FloatingPointError``
+        """``(U, F, W)`` at lab positions ``x (N, d)`` with species ``types (N,)``. Raises ``FloatingPointError``
         when the energy is not finite (overlapping particles)."""
         if check:
             x, types = self._check(x, types)
-        self.nl.update(x, types)
-        e, f, w = compute_any(self.nl.frame(x), self.box, types, self.nl.nlist, self.nl.image, self.nl.counts,
+        self.update(x, types)
+        e, f, w = compute_any(self.frame(x), self._tab, types, self.nl.nlist, self.nl.image, self.nl.counts,
                               self.model.kind, self.model.params, self.rcsq, self.model.three_body_array,
                               numba.get_num_threads())
         self.n_evals += 1
@@ -259,6 +375,6 @@ class ForceField:
         if self.three_body:
             raise NotImplementedError("the Laplacian of the three-body SW term is not implemented")
         x, types = self._check(x, types)
-        self.nl.update(x, types)
-        return pair_laplacian(self.nl.frame(x), self.box, types, self.nl.nlist, self.nl.image, self.nl.counts,
+        self.update(x, types)
+        return pair_laplacian(self.frame(x), self._tab, types, self.nl.nlist, self.nl.image, self.nl.counts,
                               self.model.kind, self.model.params, self.rcsq)

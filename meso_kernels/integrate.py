@@ -31,7 +31,7 @@ import numpy as np
 from numba import njit
 
 from .forces import compute_any
-from .neighbors import _cell_sort, build_into
+from .neighbors import _cell_sort, build_into, image_table
 
 _DONE, _NEED_GROW = 0, 1
 
@@ -131,6 +131,7 @@ def _md_loop(nsteps, resume, x, v, vstate, F, en, types, ids, img, box, dt, nl, 
     gives bitwise the same trajectory."""
     half = tb.size == 0
     lim = 0.25 * skin * skin
+    tab = image_table(box)  # image shifts of the (unsheared) box, once per call
     pending = vstate[0]
     ke2 = vstate[1]
     for step in range(nsteps):
@@ -150,7 +151,7 @@ def _md_loop(nsteps, resume, x, v, vstate, F, en, types, ids, img, box, dt, nl, 
                     return step, _NEED_GROW
                 xref[:, :] = x
                 en[2] += 1
-        e, f, w = compute_any(x, box, types, nl, image, counts, kind, params, rcsq, tb, nchunks)
+        e, f, w = compute_any(x, tab, types, nl, image, counts, kind, params, rcsq, tb, nchunks)
         F[:, :] = f
         en[0] = e
         en[1] = w

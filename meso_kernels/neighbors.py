@@ -224,8 +224,11 @@ def build_into(x, box, types, cutsq, ncell, nbr, shift, half, nlist, image, coun
 
 
 @njit(cache=True)
-def image_table(box):
-    """Shift vectors (27, 3) of the image codes: row c holds (n_0 L_0, n_1 L_1, n_2 L_2) (zero z in 2D)."""
+def image_table(box, shear=0.0):
+    """Shift vectors (27, 3) of the image codes, c = sum_k 3^k (n_k + 1): row c holds H(shear) (n_0 L_0, n_1 L_1,
+    n_2 L_2) with the simple shear H(g) = I + g e_x (x) e_y, i.e. (n_0 L_0 + shear n_1 L_1, n_1 L_1, n_2 L_2) (zero
+    z in 2D): the lattice vectors of a Lees–Edwards cell are L_x e_x, L_y (shear e_x + e_y), L_z e_z. With the
+    default shear = 0 these are the plain box shifts."""
     d = box.size
     tab = np.zeros((27, 3))
     for c in range(3**d):
@@ -233,6 +236,8 @@ def image_table(box):
         for a in range(d):
             tab[c, a] = (k % 3 - 1) * box[a]
             k //= 3
+        if shear != 0.0:
+            tab[c, 0] += shear * tab[c, 1]
     return tab
 
 

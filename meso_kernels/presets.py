@@ -66,6 +66,14 @@ SIZES_BY_FIGURE = {
         "ss": _three((500, 3_000, 2_000, 4), (2000, 100_000, 100_000, 20), (3000, 1_000_000, 1_000_000, 100)),
         "sw": _three((500, 3_000, 2_000, 4), (1000, 100_000, 100_000, 20), (8000, 1_000_000, 1_000_000, 100)),
     },
+    # Fig. 1: one 2D IPL glass (N = 400 like the author's snapshot) quenched from the viscous liquid at T = 0.48.
+    "fig01": {
+        "ipl2d": _three((400, 20_000, 1_000, 1), (400, 1_000_000, 1_000, 1), (400, 4_000_000, 1_000, 1)),
+    },
+    # Fig. 3: 3D IPL inherent-structure ensembles per parent temperature (paper: 10000 IHS per T_p, Table II).
+    "fig03": {
+        "ipl": _three((500, 5_000, 4_000, 4), (2000, 300_000, 480_000, 24), (2000, 2_000_000, 10_000_000, 10_000)),
+    },
 }
 
 

@@ -11,33 +11,49 @@ force field of the model plugged into the FIRE or CG minimiser of :mod:`meso_ker
 """
 import numpy as np
 
-from .forces import ForceField
+from .forces import ForceField, wrap_sheared
 from .minimize import cg, fire
 from .system import System
 
 METHODS = {"fire": fire, "cg": cg}
 
 
-def quench(system, model, method="fire", ftol=1e-10, max_steps=200_000, skin=0.3, **options):
-    """Minimise the potential energy from ``system`` at fixed box.
+def quench(system, model, method="fire", ftol=1e-10, max_steps=200_000, skin=0.3, shear=0.0, **options):
+    """Minimise the potential energy from ``system`` at fixed box (and fixed shear strain).
 
     Parameters
     ----------
-    system : System (velocities are ignored)
+    system : System (velocities are ignored); with ``shear`` its positions are lab-frame positions in the sheared
+        cell (e.g. ``wrap_sheared(affine_shear(x, shear), box, shear)`` of an unsheared configuration ``x``)
     model : :class:`~meso_kernels.models.Model` matching the system
     method : "fire" or "cg"
     ftol : convergence on max_i |F_i| (force units), default 1e-10 (tight enough for Hessians)
     max_steps : iteration limit; options are passed to the minimiser
+    skin : Verlet skin (length units)
+    shear : simple-shear strain gamma of the Lees–Edwards cell, |gamma| <= 0.1 (see
+        :class:`~meso_kernels.forces.ForceField`): the periodic lattice is L_x e_x, L_y (gamma e_x + e_y), L_z e_z
+        and the minimisation is at this fixed strain.
 
     Returns
     -------
-    (System, MinimizeResult): the inherent structure (positions wrapped into the box, no velocities) and what the
-    minimiser did (``converged``, ``n_iter``, ``max_force``, ``energy``).
+    (System, MinimizeResult): the inherent structure (no velocities) and what the minimiser did (``converged``,
+    ``n_iter``, ``max_force``, ``energy``). Positions are wrapped into the box [0, L)^d: with shear = 0 as
+    x mod L; with a shear by translations of the sheared lattice (:func:`~meso_kernels.forces.wrap_sheared`: y
+    first, shifting x by -gamma L_y per crossing, then x and z), so they are the same configuration in the sheared
+    cell. The returned ``System`` carries the orthorhombic ``box`` only: the shear is the caller's to keep (and
+    ``System.wrap``/``System.wrapped``, which wrap y alone, must not be applied to sheared positions).
+
+    Example: re-minimised states at fixed strains +-g from an inherent structure ``ihs`` (finite-strain route to
+    the athermal shear modulus)::
+
+        x = wrap_sheared(affine_shear(ihs.positions, g), ihs.box, g)
+        ihs_g, res_g = quench(System(x, ihs.box, ihs.types), model, "cg", shear=g)
     """
     if method not in METHODS:
         raise ValueError(f"unknown method={method!r}; allowed: {', '.join(METHODS)}")
     system.check_model(model)
-    ff = ForceField(model, system.box, skin=skin)
+    ff = ForceField(model, system.box, skin=skin, shear=shear)
+    gamma = ff.shear
     types = np.asarray(system.types, dtype=np.int64)
 
     def energy_forces(x):
@@ -48,5 +64,10 @@ def quench(system, model, method="fire", ftol=1e-10, max_steps=200_000, skin=0.3
 
     res = METHODS[method](energy_forces, np.asarray(system.positions, dtype=float), ftol=ftol,
                           max_steps=max_steps, **options)
-    ihs = System(np.mod(res.x, system.box), system.box, system.types)
+    box = np.asarray(system.box, dtype=float)
+    if gamma == 0.0:
+        x = np.mod(res.x, box)
+    else:
+        x = wrap_sheared(res.x, box, gamma)
+    ihs = System(x, system.box, system.types)
     return ihs, res

@@ -72,6 +72,92 @@ def triplet(x1, y1, z1, x2, y2, z2, t):
             m * x1 + k2 * x2, m * y1 + k2 * y2, m * z1 + k2 * z2)
 
 
+@njit(cache=True, inline="always")
+def _fill_block(out, i0, j0, s, b11, b12, b21, b22, ax, ay, az, bx, by, bz):
+    """``out[i0:i0+3, j0:j0+3] = s I + b11 a a^T + b12 a b^T + b21 b a^T + b22 b b^T`` (no allocation)."""
+    va = (ax, ay, az)
+    vb = (bx, by, bz)
+    for p in range(3):
+        ap = va[p]
+        bp = vb[p]
+        for q in range(3):
+            aq = va[q]
+            bq = vb[q]
+            v = b11 * ap * aq + b12 * ap * bq + b21 * bp * aq + b22 * bp * bq
+            if p == q:
+                v += s
+            out[i0 + p, j0 + q] = v
+
+
+@njit(cache=True, inline="always")
+def triplet_hessian(x1, y1, z1, x2, y2, z2, t, out):
+    """Second derivatives of the SW three-body term :func:`triplet` (same arguments; r1 = x_j - x_i,
+    r2 = x_k - x_i, ``t = (lam eps, cos0, gam sig, a sig)``).
+
+    Writes into ``out`` (a float64 (6, 6) array, energy/length^2) the Hessian of h with respect to
+    (r1x, r1y, r1z, r2x, r2y, r2z) and returns ``triplet(...)``, i.e. ``(h, dh/dr1 (3), dh/dr2 (3))``.
+
+    With n_k = r_k/|r_k|, c = n1.n2, e = lam exp(gam/(r1 - a) + gam/(r2 - a)), D = c - cos0, q = D^2,
+    h = e q:
+        de/dr_k = e al_k n_k,               al_k = -gam/(r_k - a)^2,   al_k' = 2 gam/(r_k - a)^3
+        d2e/dr_k dr_k = e [(al_k^2 + al_k') n_k n_k + al_k (I - n_k n_k)/r_k],   d2e/dr1 dr2 = e al1 al2 n1 n2
+        dc/dr1 = u1 = (n2 - c n1)/r1,       dc/dr2 = u2 = (n1 - c n2)/r2
+        d2c/dr1 dr1 = (3c n1 n1 - n1 n2 - n2 n1 - c I)/r1^2
+        d2c/dr1 dr2 = (I - n1 n1 - n2 n2 + c n1 n2)/(r1 r2)
+        d2h = q d2e + de (2D dc)^T + (2D dc) de^T + e (2 dc dc^T + 2D d2c)
+    Each 3x3 block is a combination of I, n1 n1, n1 n2, n2 n1, n2 n2 (coefficients below). Allocation-free.
+    """
+    res = triplet(x1, y1, z1, x2, y2, z2, t)
+    lam = t[0]
+    c0 = t[1]
+    gam = t[2]
+    rc = t[3]
+    r1 = math.sqrt(x1 * x1 + y1 * y1 + z1 * z1)
+    r2 = math.sqrt(x2 * x2 + y2 * y2 + z2 * z2)
+    ir1 = 1.0 / r1
+    ir2 = 1.0 / r2
+    n1x = x1 * ir1
+    n1y = y1 * ir1
+    n1z = z1 * ir1
+    n2x = x2 * ir2
+    n2y = y2 * ir2
+    n2z = z2 * ir2
+    c = n1x * n2x + n1y * n2y + n1z * n2z
+    d1 = 1.0 / (r1 - rc)
+    d2 = 1.0 / (r2 - rc)
+    e = lam * math.exp(gam * d1 + gam * d2)
+    D = c - c0
+    q = D * D
+    al1 = -gam * d1 * d1
+    al2 = -gam * d2 * d2
+    al1p = -2.0 * al1 * d1                     # 2 gam/(r1 - a)^3
+    al2p = -2.0 * al2 * d2
+    iq1 = ir1 * ir1
+    iq2 = ir2 * ir2
+    i12 = ir1 * ir2
+    # block (r1, r1): basis (I, n1n1, n1n2, n2n1, n2n2)
+    s = q * al1 * ir1 - 2.0 * D * c * iq1
+    b11 = q * (al1 * al1 + al1p - al1 * ir1) - 4.0 * D * al1 * c * ir1 + (2.0 * c * c + 6.0 * D * c) * iq1
+    bx = 2.0 * D * al1 * ir1 - 2.0 * (c + D) * iq1
+    b22 = 2.0 * iq1
+    _fill_block(out, 0, 0, e * s, e * b11, e * bx, e * bx, e * b22, n1x, n1y, n1z, n2x, n2y, n2z)
+    # block (r2, r2): the same with 1 <-> 2
+    s = q * al2 * ir2 - 2.0 * D * c * iq2
+    b11 = q * (al2 * al2 + al2p - al2 * ir2) - 4.0 * D * al2 * c * ir2 + (2.0 * c * c + 6.0 * D * c) * iq2
+    bx = 2.0 * D * al2 * ir2 - 2.0 * (c + D) * iq2
+    b22 = 2.0 * iq2
+    _fill_block(out, 3, 3, e * s, e * b11, e * bx, e * bx, e * b22, n2x, n2y, n2z, n1x, n1y, n1z)
+    # block (r1, r2) (rows r1, columns r2); (r2, r1) is its transpose
+    s = 2.0 * D * i12
+    b11 = 2.0 * D * al1 * ir2 - 2.0 * (c + D) * i12
+    b22 = 2.0 * D * al2 * ir1 - 2.0 * (c + D) * i12
+    b12 = q * al1 * al2 - 2.0 * D * c * (al1 * ir2 + al2 * ir1) + (2.0 * c * c + 2.0 * D * c) * i12
+    b21 = 2.0 * i12
+    _fill_block(out, 0, 3, e * s, e * b11, e * b12, e * b21, e * b22, n1x, n1y, n1z, n2x, n2y, n2z)
+    _fill_block(out, 3, 0, e * s, e * b11, e * b21, e * b12, e * b22, n1x, n1y, n1z, n2x, n2y, n2z)
+    return res
+
+
 def pair_table(eps=1.0, sig=1.0):
     """Two-body parameter table ``(1, 1, 7)`` and cut-off table ``(1, 1)``."""
     params = np.array([[[eps, sig, A, B, P, Q, A_CUT]]])
