@@ -23,6 +23,7 @@ import shlex
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -171,7 +172,8 @@ def build_parser():
     p.add_argument("--option", "-o", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
                    help="model option, repeatable, e.g. --option dim=2 (ipl in 2D), --option rho=0.6 (ss), "
                         "--option lam=20 (sw); numbers are parsed")
-    p.add_argument("--frame", type=int, default=-1, help="frame of CONFIG to read; negative counts from the end (default: %(default)s, the last)")
+    p.add_argument("--frame", type=int, default=-1,
+                   help="frame of CONFIG to read; negative counts from the end (default: %(default)s, the last)")
     q = p.add_argument_group("quench")
     q.add_argument("--quench", action="store_true",
                    help="minimise the energy (conjugate gradients) before the analysis and also write STEM.ihs.gsd; "
@@ -204,6 +206,9 @@ def build_parser():
                    help="folder of the outputs (created if needed) [default: the folder of CONFIG]")
     o.add_argument("--stem", default=None, help="file-name stem of the outputs [default: CONFIG's name without "
                                                  "the .gsd suffix]")
+    o.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+                   help="numba threads (default: NUMBA_NUM_THREADS or all cores; 1 is often faster on a busy "
+                        "machine)")
     o.add_argument("--no-progress", action="store_true",
                    help="no progress bars or stage messages on stderr")
     o.add_argument("--quiet", "-q", action="store_true", help="do not print the summary on stdout")
@@ -330,8 +335,10 @@ def _quench(system, model, ftol, max_steps, progress):
                 bar.set_postfix_str(f"max|F|={np.sqrt((F * F).sum(1)).max():.2e} > {ftol:.0e}", refresh=False)
             return False
     try:
-        return quench(system, model, method="cg", ftol=ftol, max_steps=max_steps,
-                      **({"callback": callback} if callback else {}))
+        with warnings.catch_warnings():  # non-convergence is reported by the caller as an error
+            warnings.filterwarnings("ignore", message="cg did not converge", category=RuntimeWarning)
+            return quench(system, model, method="cg", ftol=ftol, max_steps=max_steps,
+                          **({"callback": callback} if callback else {}))
     finally:
         if bar is not None:
             bar.close()
@@ -362,6 +369,23 @@ def _models(args):
 
 
 def _mechanics(args):
+    import numba
+
+    old = numba.get_num_threads()
+    try:
+        if args.threads is not None:
+            if args.threads > numba.config.NUMBA_NUM_THREADS:
+                raise CLIError(f"argument --threads: {args.threads} exceeds the {numba.config.NUMBA_NUM_THREADS} "
+                               f"threads numba was started with (allowed: 1..{numba.config.NUMBA_NUM_THREADS})")
+            numba.set_num_threads(args.threads)
+        return _run_mechanics(args)
+    finally:
+        numba.set_num_threads(old)
+
+
+def _run_mechanics(args):
+    import numba
+
     from .dipole import DipoleStiffness
     from .elasticity import shear_modulus
     from .hessian import build_terms, check_inherent_structure
@@ -395,7 +419,6 @@ def _mechanics(args):
     if not stem or os.sep in stem or (os.altsep and os.altsep in stem) or stem in (".", ".."):
         raise CLIError(f"argument --stem: must be a plain file-name stem without folders, got {stem!r}")
     out_dir = args.out_dir if args.out_dir is not None else config.parent
-    _check_out_dir(out_dir)
     model = _build_model(args.model, args.option)
 
     # --- read ---
@@ -412,6 +435,7 @@ def _mechanics(args):
     except ValueError as exc:
         raise CLIError(f"configuration {args.config!r} does not match --model {args.model}: {exc}"
                        f"{_mismatch_hint(system)}") from None
+    _check_out_dir(out_dir)  # before any long computation
 
     # --- quench ---
     qres = None
@@ -421,6 +445,8 @@ def _mechanics(args):
                 system, qres = _quench(system, model, quench_ftol, args.quench_max_steps, prog.enabled)
             except FloatingPointError as exc:
                 raise CLIError(f"the quench failed: {exc}", status=1) from None
+            except ValueError as exc:
+                raise CLIError(f"configuration {args.config!r} with --model {args.model}: {exc}") from None
         if not qres.converged:
             raise CLIError(f"the quench did not converge: {qres.summary()}; raise --quench-max-steps or "
                            f"--quench-ftol", status=1)
@@ -474,7 +500,8 @@ def _mechanics(args):
     }
     prov = provenance(params, args.seed if args.n_random is not None else None,
                       wall_time=time.perf_counter() - t_start,
-                      command_line=cmd, input={"path": os.fspath(args.config), "sha256": sha, "frame": args.frame})
+                      command_line=cmd, numba_threads=numba.get_num_threads(),
+                      input={"path": os.fspath(args.config), "sha256": sha, "frame": args.frame})
     dimension_units = f"energy/length^{system.dim}"
     summary_lines = [
         ("input", f"{args.config} (frame {args.frame}, sha256 {sha})"),

@@ -390,3 +390,49 @@ def test_bad_input(plain):
 def test_docstring_example():
     failures, tried = doctest.testmod(modes, raise_on_error=False, verbose=False)[:2]
     assert tried >= 10 and failures == 0
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# On real inherent structures (2D and 3D IPL glasses from tests/conftest.py), with the package's own Hessian and
+# dipole responses.
+# ----------------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["ipl2d", "ipl3d"])
+def test_modes_of_a_glass(name):
+    from conftest import make_glass
+    from meso_kernels.dipole import DipoleStiffness, dipole_matrix
+    from meso_kernels.hessian import build_terms, hessian_matrix
+    from meso_kernels.linsolve import DenseInverse
+
+    m, ihs = make_glass(name)
+    t = build_terms(ihs, m)
+    M = hessian_matrix(t)
+    pi, pj = t.pairs[:, 0], t.pairs[:, 1]
+    d = t.d
+    kappa = DipoleStiffness(solver="dense").compute(ihs, m, terms=t).kappa
+    order = np.argsort(kappa)[:8]
+    starts = DenseInverse(M, d).solve(dipole_matrix(t, order)).T.reshape(len(order), t.n, d)
+    # the gradient of C on the glass against central differences, at a dipole response
+    z = starts[0] / np.linalg.norm(starts[0])
+    _, g = cost_gradient(z, M, pi, pj)
+    rng = np.random.default_rng(0)
+    h = 1e-6
+    for c in rng.choice(z.size, size=10, replace=False):
+        zp, zm = z.copy(), z.copy()
+        zp.flat[c] += h
+        zm.flat[c] -= h
+        fd = (cost(zp, M, pi, pj) - cost(zm, M, pi, pj)) / (2 * h)
+        assert g.flat[c] == pytest.approx(fd, rel=1e-5, abs=1e-6 * np.abs(g).max())
+    found = softest_modes(M, pi, pj, starts, k=4, progress=False)
+    w = np.linalg.eigvalsh(M.toarray())
+    assert 1 <= len(found) <= 4
+    for mode in found:
+        assert mode.converged
+        assert mode.cost < cost(starts[mode.start], M, pi, pj)          # C went down from its start
+        assert mode.stiffness >= w[d] * (1 - 1e-9)                        # above the lowest non-zero eigenvalue
+        assert mode.stiffness == pytest.approx(mode.mode.ravel() @ (M @ mode.mode.ravel()), rel=1e-10)
+        assert np.abs(mode.mode.sum(0)).max() < 1e-10 and np.linalg.norm(mode.mode) == pytest.approx(1.0)
+        assert 0 < mode.participation < 0.5                              # quasi-localised, not a plane wave
+    assert [f.stiffness for f in found] == sorted(f.stiffness for f in found)
+    for a in range(len(found)):
+        for b in range(a):
+            assert abs(found[a].mode.ravel() @ found[b].mode.ravel()) < 0.99   # duplicates merged
