@@ -29,7 +29,7 @@ from numba import njit
 from .hessian import build_terms, check_inherent_structure, find_rattlers, hessian_matrix
 from .linsolve import DenseInverse, cg_solve
 
-SOLVERS = ("cg", "dense")
+SOLVERS = ("auto", "cg", "dense")
 
 
 @njit(cache=True)
@@ -93,13 +93,15 @@ def shear_modulus(system, model, solver="cg", force_tol=1e-8, rtol=1e-12, shear=
     ----------
     system : System at an energy minimum (max_i |F_i| <= ``force_tol``, otherwise ValueError)
     model : its Model
-    solver : "cg" (preconditioned conjugate gradients, default) or "dense" (Cholesky pseudo-inverse)
+    solver : "cg" (preconditioned conjugate gradients, default), "dense" (Cholesky pseudo-inverse) or "auto" (cg:
+        one right-hand side never pays for a dense factorisation)
     rtol : relative residual of the CG solve
     shear : strain γ of the periodic cell (Lees–Edwards), 0 by default
     terms : optional precomputed :class:`~meso_kernels.hessian.Terms` of this system
     """
     if solver not in SOLVERS:
         raise ValueError(f"unknown solver={solver!r}; allowed: {', '.join(SOLVERS)}")
+    solver = "cg" if solver == "auto" else solver
     terms = build_terms(system, model, shear=shear) if terms is None else terms
     fmax = check_inherent_structure(terms, force_tol)
     rat = find_rattlers(terms)

@@ -158,7 +158,8 @@ def get_model(name, n_types=None, **params):
             raise ValueError(f"model {name!r} has no parameter {key!r}; allowed parameters: {sorted(allowed) or 'none'}")
         rule = allowed[key]
         if isinstance(rule, tuple):
-            if value not in rule:
+            integral = all(isinstance(v, int) for v in rule)       # a dimension: 2.0 is not accepted for 2
+            if (integral and (isinstance(value, bool) or not isinstance(value, (int, np.integer)))) or value not in rule:
                 raise ValueError(f"model {name!r}: {key}={value!r} is not allowed; allowed values: {rule}")
         else:
             try:
