@@ -188,7 +188,10 @@ print(f"plotted numbers written to {out.relative_to(REPO_ROOT)}")
 # %% [markdown]
 # ## Against the paper
 #
-# The paper's range of T_p (from its Ref. 51) reaches deeper than a 2-core machine can equilibrate in a day, so the
+# Only the `default` and `paper` sizes can be read quantitatively: the `ci` size (N = 500, four inherent structures
+# per T_p, T_p only down to 0.7) exists to exercise the code, and its ensembles are far too small to resolve a
+# change of a few tens of percent in a heavy-tailed average (one soft spot can halve the κ of a small glass, or make
+# its G negative). The paper's range of T_p (from its Ref. 51) reaches deeper than a 2-core machine can equilibrate in a day, so the
 # absolute percentages are smaller here; what should carry over is that κ moves several times more than G over
 # the same annealing range (the paper: ~100 % against 26 %, a ratio of about 4).
 
