@@ -69,9 +69,9 @@ if n_pairs < 2:
     raise ValueError(f"n_pairs must be at least 2, got {n_pairs}")
 model = get_model("ipl")
 sp = model.state_point
-print(f"run size {size!r}, seed {seed}: 3D IPL, N = {RUN.N}, rho = {sp.rho}; per T_p {RUN.equil_steps} "
-      f"equilibration + {RUN.prod_steps} production steps (dt = {sp.dt}), {RUN.n_ihs} inherent structures, "
-      f"{n_pairs} pairs each; T_p = {T_list}")
+print(f"run size {size!r}, seed {seed}: 3D IPL, N = {RUN.N}, rho = {sp.rho}, T_p = {T_list}\n"
+      f"per T_p: {RUN.equil_steps} + {RUN.prod_steps} MD steps (dt = {sp.dt}), {RUN.n_ihs} inherent structures, "
+      f"{n_pairs} pairs each")
 
 
 # %% tags=["hide-input"]
@@ -126,13 +126,13 @@ def ensemble(T):
 
 
 results = {}
+print(f"{'T_p':>6s} {'<G>':>8s} {'<kappa>':>8s} {'U_IHS/N':>8s} {'unconv.':>7s} {'rattl.':>6s} {'time':>8s}")
 for T in T_list:
     t0 = time.perf_counter()
     results[T] = ensemble(T)
     r = results[T]
-    print(f"T_p = {T:5.3f}: <G> = {r['G'].mean():.3f}, <kappa> = {r['kappa'].mean():.3f}, "
-          f"U_IHS/N = {r['u_ihs'].mean():.4f}, unconverged kappa: {(~r['kappa_converged']).sum()}, "
-          f"rattlers: {r['n_rattlers'].sum()} ({time.perf_counter() - t0:.1f} s)")
+    print(f"{T:6.3f} {r['G'].mean():8.3f} {r['kappa'].mean():8.3f} {r['u_ihs'].mean():8.4f} "
+          f"{(~r['kappa_converged']).sum():7d} {r['n_rattlers'].sum():6d} {time.perf_counter() - t0:7.1f}s")
 
 # %% [markdown]
 # Each inherent structure contributes one G and the mean of its κ_ij; the relative change is taken against the
