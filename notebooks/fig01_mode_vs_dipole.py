@@ -61,8 +61,8 @@ if n_starts < 1:
 T = float(temperature)
 model = get_model("ipl", dim=2)
 RHO = 0.86
-print(f"run size {size!r}, seed {seed}: 2D IPL, N = {RUN.N}, rho = {RHO}, T = {T}; {RUN.equil_steps} MD steps, "
-      f"then a CG quench; pseudoharmonic modes from the {n_starts} softest dipole responses")
+print(f"run size {size!r}, seed {seed}: 2D IPL, N = {RUN.N}, rho = {RHO}, T = {T}\n"
+      f"{RUN.equil_steps} MD steps, a CG quench, pseudoharmonic modes from the {n_starts} softest dipole responses")
 
 
 # %% tags=["hide-input"]
@@ -112,8 +112,8 @@ def compute():
 params = {"model": "ipl", "dim": 2, "N": RUN.N, "rho": RHO, "T": T, "equil_steps": RUN.equil_steps,
           "prod_steps": RUN.prod_steps, "n_starts": n_starts, "quench": "cg, max|F| < 1e-11", "k": 12}
 r = cached("fig01_mode_vs_dipole", params, compute, seed=seed, root=DATA)
-print(f"{len(r['kappa'])} interacting pairs, <kappa> = {r['kappa'].mean():.2f}; {len(r['stiffness'])} distinct "
-      f"pseudoharmonic modes kept (all converged: {bool(r['converged'].all())})")
+print(f"{len(r['kappa'])} interacting pairs, <kappa> = {r['kappa'].mean():.2f}\n"
+      f"{len(r['stiffness'])} distinct pseudoharmonic modes kept (all converged: {bool(r['converged'].all())})")
 
 # %% tags=["hide-input"]
 x, L, types = r["positions"], r["box"], r["types"]
@@ -126,22 +126,25 @@ core = x[j]  # centre the view on the dipole, with periodic images folded around
 shown = np.mod(x - core + L / 2, L) - L / 2
 
 
+HALF = min(7.0, L[0] / 2)
+
+
 def field(ax, u, title):
-    scale = 1.2 / np.sqrt((u * u).sum(1)).max()  # the longest arrow 1.2 particle diameters
+    scale = 1.5 / np.sqrt((u * u).sum(1)).max()  # the longest arrow 1.5 particle diameters
     radius = np.where(types == 1, 0.7, 0.5)
     for (px, py), rad in zip(shown, radius):
         ax.add_patch(plt.Circle((px, py), rad, fc="0.93", ec="0.75", lw=0.5))
     ax.quiver(shown[:, 0], shown[:, 1], u[:, 0], u[:, 1], angles="xy", scale_units="xy", scale=1 / scale,
-              width=0.004, color="k")
-    ax.set_xlim(-L[0] / 2, L[0] / 2)
-    ax.set_ylim(-L[1] / 2, L[1] / 2)
+              width=0.005, color="k")
+    ax.set_xlim(-HALF, HALF)  # a window around the core: the far field is small but visible
+    ax.set_ylim(-HALF, HALF)
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_title(title)
 
 
-fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 5.6))
+fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 6.2))
 field(ax, pi_mode, rf"(a) softest pseudoharmonic mode, $\lambda$ = {r['stiffness'][0]:.2f}")
 field(bx, z, rf"(b) response to a force dipole, $\kappa_{{ij}}$ = {r['kappa_pair']:.2f}")
 n = shown[j] - shown[i]
@@ -164,10 +167,10 @@ plt.show()
 import csv
 
 overlap = abs(pi_mode.ravel() @ z.ravel())
-print(f"|pi . z_hat| for the pair ({i}, {j}) at the mode's core (the largest |d_ij . pi|): {overlap:.3f}")
+print(f"|pi . z_hat| at the mode's core, pair ({i}, {j}) (largest |d_ij . pi|): {overlap:.3f}")
 ro = r["random_overlaps"]
 print(f"|pi . z_hat| for 50 random pairs: median {np.median(ro):.3f}, largest {ro.max():.3f}")
-print(f"lowest non-zero eigenvalues of M: {r['lowest_eigenvalues'].round(3).tolist()}; "
+print(f"lowest non-zero eigenvalues of M: {r['lowest_eigenvalues'].round(3).tolist()}\n"
       f"softest lambda(pi) = {r['stiffness'][0]:.3f} (must not be lower)")
 print(f"{'mode':>4s} {'lambda':>8s} {'e':>6s} {'N e':>6s}  start pair")
 for k, (lam, e, sp) in enumerate(zip(r["stiffness"], r["participation"], r["start_pairs"])):
