@@ -166,6 +166,8 @@ plt.show()
 # %% tags=["hide-input"]
 import csv
 
+from meso_kernels.io import atomic_path
+
 overlap = abs(pi_mode.ravel() @ z.ravel())
 print(f"|pi . z_hat| at the mode's core, pair ({i}, {j}) (largest |d_ij . pi|): {overlap:.3f}")
 ro = r["random_overlaps"]
@@ -176,12 +178,9 @@ print(f"{'mode':>4s} {'lambda':>8s} {'e':>6s} {'N e':>6s}  start pair")
 for k, (lam, e, sp) in enumerate(zip(r["stiffness"], r["participation"], r["start_pairs"])):
     print(f"{k:4d} {lam:8.3f} {e:6.3f} {e * RUN.N:6.1f}  {tuple(int(v) for v in sp)}")
 out = DATA / "fig01_mode_vs_dipole" / f"fig01_{size}_fields.csv"
-out.parent.mkdir(parents=True, exist_ok=True)
-tmp = out.with_suffix(".tmp")
-with open(tmp, "w", newline="") as fh:
+with atomic_path(out) as tmp, open(tmp, "w", newline="") as fh:  # temporary file, then rename
     w = csv.writer(fh)
     w.writerow(["particle", "type", "x", "y", "mode_x", "mode_y", "response_x", "response_y"])
     for k in range(RUN.N):
         w.writerow([k, int(types[k]), *x[k], *pi_mode[k], *z[k]])
-tmp.replace(out)
 print(f"plotted numbers written to {out.relative_to(REPO_ROOT)}")

@@ -141,6 +141,8 @@ for T in T_list:
 # %% tags=["hide-input"]
 import csv
 
+from meso_kernels.io import atomic_path
+
 T_ref = max(T_list)
 rows = []
 for T in sorted(T_list):
@@ -175,14 +177,11 @@ fig.tight_layout()
 plt.show()
 
 out = DATA / "fig03_kappa_G" / f"fig03_{size}_relative_change.csv"
-out.parent.mkdir(parents=True, exist_ok=True)
-tmp = out.with_suffix(".tmp")
-with open(tmp, "w", newline="") as fh:
+with atomic_path(out) as tmp, open(tmp, "w", newline="") as fh:  # temporary file, then rename
     w = csv.writer(fh)
     w.writerow(["T_p", "kappa", "kappa_lo", "kappa_hi", "G", "G_lo", "G_hi", "dkappa", "dkappa_lo", "dkappa_hi",
                 "dG", "dG_lo", "dG_hi"])
     w.writerows(rows.tolist())
-tmp.replace(out)
 print(f"plotted numbers written to {out.relative_to(REPO_ROOT)}")
 
 # %% [markdown]

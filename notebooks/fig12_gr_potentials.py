@@ -175,6 +175,8 @@ plt.show()
 # %% tags=["hide-input"]
 import csv
 
+from meso_kernels.io import atomic_path
+
 summary = []
 PLAIN = {"ipl": "IPL", "mblj": "mBLJ", "ss": "SS rho=0.6", "sw": "SW"}  # names for text tables
 for key, (name, options, _, label) in MODELS.items():
@@ -197,13 +199,10 @@ for label, pair, rp, frac, pull in summary:
     print(f"{label:18s} {pair:4s} {rp:7.3f} {frac:20.2f} {pull:16.2f}")
 
 out = DATA / "fig12_gr_potentials" / f"fig12_{size}_curves.csv"
-out.parent.mkdir(parents=True, exist_ok=True)
-tmp = out.with_suffix(".tmp")
-with open(tmp, "w", newline="") as fh:
+with atomic_path(out) as tmp, open(tmp, "w", newline="") as fh:  # temporary file, then rename
     w = csv.writer(fh)
     w.writerow(["model", "pair", "x", "g_liquid", "g_glass", "phi"])
     w.writerows(rows)
-tmp.replace(out)
 print(f"plotted numbers written to {out.relative_to(REPO_ROOT)}")
 
 # %% [markdown]

@@ -35,6 +35,16 @@ def make_glass(name, seed=7):
     return m, ihs
 
 
+@pytest.fixture
+def one_thread():
+    """Run a test on one numba thread: tests make many small kernel calls, and on a loaded 2-core machine the cost
+    of a parallel region (OpenMP layer) dominates at these sizes."""
+    n = numba.get_num_threads()
+    numba.set_num_threads(1)
+    yield
+    numba.set_num_threads(n)
+
+
 @pytest.fixture(params=sorted(GLASSES))
 def glass(request):
     """Every model's small glass in turn: (name, model, inherent structure)."""

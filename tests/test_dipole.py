@@ -1,7 +1,6 @@
 """Dipole stiffnesses (meso_kernels.dipole): the dense and CG routes agree to 1e-8 on a glass of every model, both
 agree with a third route (eigendecomposition of the dense Hessian), both forms of Eq. A4 agree, the response solves
 M z = d̂, and bad input is refused with errors that name the problem."""
-import numba
 import numpy as np
 import pytest
 
@@ -13,12 +12,7 @@ from meso_kernels.system import System
 from conftest import make_glass
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_two_solvers_agree_on_every_pair(glass):

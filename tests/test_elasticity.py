@@ -1,7 +1,6 @@
 """Athermal shear modulus (meso_kernels.elasticity): the Born term and Ξ against finite differences of the analytic
 shear stress, and G against the finite-strain route (shear the Lees–Edwards cell by ±γ, re-minimise, stress
 difference over 2γ) on a small glass of every model."""
-import numba
 import numpy as np
 import pytest
 
@@ -14,12 +13,7 @@ from meso_kernels.system import System
 from conftest import make_glass
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def dudg(system, model, gamma, positions=None):

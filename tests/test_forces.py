@@ -97,16 +97,6 @@ SMOOTH_CUT = ["ipl3", "mblj", "ka_force", "ss", "sw"]  # u and s vanish at the c
 _cache = {}
 
 
-@pytest.fixture
-def one_thread():
-    """Run a test that calls the force field hundreds of times on one numba thread: on a loaded 2-core machine the
-    per-call cost of a parallel region dominates at these small N. The other tests run on all threads."""
-    n = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(n)
-
-
 def model_of(key):
     if ("m", key) not in _cache:
         name, kw = MODELS[key][0]

@@ -1,7 +1,6 @@
 """The Hessian of every model (meso_kernels.hessian): against central finite differences of the forces of
 :class:`~meso_kernels.forces.ForceField` (an independent code path), symmetry, translation zero modes, positive
 semi-definiteness at an inherent structure, the matrix-free product, and rattler removal."""
-import numba
 import numpy as np
 import pytest
 
@@ -13,12 +12,7 @@ from meso_kernels.system import System
 from conftest import make_glass
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def fd_hessian(model, system, h=1e-6):

@@ -16,14 +16,6 @@ from meso_kernels.models import get_model
 from meso_kernels.system import System
 
 
-@pytest.fixture
-def one_thread():
-    n = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def ipl():
     return get_model("ipl", dim=3)

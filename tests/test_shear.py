@@ -31,15 +31,6 @@ GAMMAS = [0.05, -0.03, 1e-3]
 _cache = {}
 
 
-@pytest.fixture
-def one_thread():
-    """Many small force calls: the per-call cost of a parallel region would dominate on a loaded 2-core machine."""
-    n = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(n)
-
-
 def model_of(key):
     if ("m", key) not in _cache:
         name, kw = CASES[key][0]

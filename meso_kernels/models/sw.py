@@ -45,22 +45,25 @@ def pair(r2, p):
 
 
 @njit(cache=True, inline="always")
-def triplet(x1, y1, z1, x2, y2, z2, t):
-    """SW three-body term for the triplet centred on i, with r1 = x_j - x_i and r2 = x_k - x_i.
-    ``t = (lam eps, cos0, gam sig, a sig)``. Returns ``(h, dh/dr1 (3), dh/dr2 (3))`` as 7 floats (MODELS.md s. 4)."""
-    lam = t[0]
-    c0 = t[1]
-    gam = t[2]
-    rc = t[3]
+def _geometry(x1, y1, z1, x2, y2, z2, t):
+    """Shared scalars of a triplet: 1/r1, 1/r2, cos(theta), 1/(r1 - a), 1/(r2 - a) and the radial factor
+    e = lam exp(gam/(r1 - a) + gam/(r2 - a))."""
     r1 = math.sqrt(x1 * x1 + y1 * y1 + z1 * z1)
     r2 = math.sqrt(x2 * x2 + y2 * y2 + z2 * z2)
     ir1 = 1.0 / r1
     ir2 = 1.0 / r2
     c = (x1 * x2 + y1 * y2 + z1 * z2) * ir1 * ir2
-    d1 = 1.0 / (r1 - rc)
-    d2 = 1.0 / (r2 - rc)
-    e = lam * math.exp(gam * d1 + gam * d2)
-    dc = c - c0
+    d1 = 1.0 / (r1 - t[3])
+    d2 = 1.0 / (r2 - t[3])
+    e = t[0] * math.exp(t[2] * d1 + t[2] * d2)
+    return ir1, ir2, c, d1, d2, e
+
+
+@njit(cache=True, inline="always")
+def _value_gradient(x1, y1, z1, x2, y2, z2, t, ir1, ir2, c, d1, d2, e):
+    """h and its gradient from the shared scalars of :func:`_geometry`."""
+    gam = t[2]
+    dc = c - t[1]
     h = e * dc * dc
     # dh/dr1 = E [2 dc dc/dr1 - dc^2 gam/(r1 - a)^2 r1_hat]
     a12 = ir1 * ir2
@@ -70,6 +73,14 @@ def triplet(x1, y1, z1, x2, y2, z2, t):
     m = g1 * a12
     return (h, m * x2 + k1 * x1, m * y2 + k1 * y1, m * z2 + k1 * z1,
             m * x1 + k2 * x2, m * y1 + k2 * y2, m * z1 + k2 * z2)
+
+
+@njit(cache=True, inline="always")
+def triplet(x1, y1, z1, x2, y2, z2, t):
+    """SW three-body term for the triplet centred on i, with r1 = x_j - x_i and r2 = x_k - x_i.
+    ``t = (lam eps, cos0, gam sig, a sig)``. Returns ``(h, dh/dr1 (3), dh/dr2 (3))`` as 7 floats (MODELS.md s. 4)."""
+    ir1, ir2, c, d1, d2, e = _geometry(x1, y1, z1, x2, y2, z2, t)
+    return _value_gradient(x1, y1, z1, x2, y2, z2, t, ir1, ir2, c, d1, d2, e)
 
 
 @njit(cache=True, inline="always")
@@ -107,26 +118,16 @@ def triplet_hessian(x1, y1, z1, x2, y2, z2, t, out):
         d2h = q d2e + de (2D dc)^T + (2D dc) de^T + e (2 dc dc^T + 2D d2c)
     Each 3x3 block is a combination of I, n1 n1, n1 n2, n2 n1, n2 n2 (coefficients below). Allocation-free.
     """
-    res = triplet(x1, y1, z1, x2, y2, z2, t)
-    lam = t[0]
-    c0 = t[1]
+    ir1, ir2, c, d1, d2, e = _geometry(x1, y1, z1, x2, y2, z2, t)
+    res = _value_gradient(x1, y1, z1, x2, y2, z2, t, ir1, ir2, c, d1, d2, e)
     gam = t[2]
-    rc = t[3]
-    r1 = math.sqrt(x1 * x1 + y1 * y1 + z1 * z1)
-    r2 = math.sqrt(x2 * x2 + y2 * y2 + z2 * z2)
-    ir1 = 1.0 / r1
-    ir2 = 1.0 / r2
     n1x = x1 * ir1
     n1y = y1 * ir1
     n1z = z1 * ir1
     n2x = x2 * ir2
     n2y = y2 * ir2
     n2z = z2 * ir2
-    c = n1x * n2x + n1y * n2y + n1z * n2z
-    d1 = 1.0 / (r1 - rc)
-    d2 = 1.0 / (r2 - rc)
-    e = lam * math.exp(gam * d1 + gam * d2)
-    D = c - c0
+    D = c - t[1]
     q = D * D
     al1 = -gam * d1 * d1
     al2 = -gam * d2 * d2
