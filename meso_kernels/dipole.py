@@ -103,6 +103,7 @@ class DipoleStiffness:
     batch : right-hand sides solved together (cg) or processed together (dense)
     dense_max : largest n d for which "auto" may choose the dense route
     progress : show a tqdm progress bar over batches
+    precondition : cg only: block-Jacobi preconditioning (inverse d×d diagonal blocks of M), default True
 
     After :meth:`compute`: ``pairs (k, 2)`` (particle indices of the input system), ``kappa (k,)``,
     ``kappa_zmz (k,)``, ``residual (k,)``, ``converged (k,)``, ``local_kappa (N,)`` (mean κ_ij over the computed
@@ -110,7 +111,8 @@ class DipoleStiffness:
     (bool (N,)), ``solver_used``, ``n_iter`` (cg iterations per pair, zeros for dense), ``max_force``.
     """
 
-    def __init__(self, solver="auto", rtol=1e-12, force_tol=1e-8, batch=64, dense_max=12000, progress=False):
+    def __init__(self, solver="auto", rtol=1e-12, force_tol=1e-8, batch=64, dense_max=12000, progress=False,
+                 precondition=True):
         if solver not in SOLVERS:
             raise ValueError(f"unknown solver={solver!r}; allowed: {', '.join(SOLVERS)}")
         if not (np.isfinite(rtol) and 0 < rtol < 1):
@@ -123,6 +125,7 @@ class DipoleStiffness:
         self.batch = int(batch)
         self.dense_max = int(dense_max)
         self.progress = progress
+        self.precondition = bool(precondition)
         self._done = False
 
     # ---------------------------------------------------------------------------------------------------------
@@ -166,7 +169,7 @@ class DipoleStiffness:
                 Z = np.empty_like(D)
                 _dense_response(inv, pi[s0:s1], pj[s0:s1], nhat[s0:s1], d, Z)
             else:
-                r = cg_solve(M, d, D, rtol=self.rtol)
+                r = cg_solve(M, d, D, rtol=self.rtol, precondition=self.precondition)
                 Z = r.x
                 nit[s0:s1] = r.n_iter
             MZ = np.empty_like(Z)

@@ -28,6 +28,8 @@ def test_two_solvers_agree_on_every_pair(glass):
     assert np.abs(a.kappa_zmz / a.kappa - 1).max() < 1e-9
     assert np.abs(b.kappa_zmz / b.kappa - 1).max() < 1e-9
     assert (a.kappa > 0).all()
+    c = DipoleStiffness(solver="cg", precondition=False).compute(ihs, m, **sel)   # plain CG: same answer
+    assert np.abs(c.kappa / a.kappa - 1).max() < 1e-8 and c.converged.all()
 
 
 def test_against_eigendecomposition(glass):
