@@ -46,11 +46,9 @@ class DenseInverse:
     def __init__(self, M, d):
         nd = M.shape[0]
         n = nd // d
-        A = np.asfortranarray(M.toarray())
-        idx = np.arange(nd)
-        same = (idx[:, None] % d) == (idx[None, :] % d)
-        A[same] += 1.0 / n          # + P: projector onto uniform translations (each component)
-        del same
+        A = M.toarray(order="F")      # the one dense copy: factor and inverse are computed in place
+        for a in range(d):
+            A[a::d, a::d] += 1.0 / n  # + P: projector onto uniform translations (each component)
         c, info = lapack.dpotrf(A, lower=1, overwrite_a=1, clean=0)
         if info != 0:
             raise np.linalg.LinAlgError(
