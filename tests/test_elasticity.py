@@ -52,7 +52,7 @@ def test_G_against_finite_strain(glass):
     name, m, ihs = glass
     res = shear_modulus(ihs, m)
     assert res.converged and res.n_rattlers == 0
-    gamma = 1e-5
+    gamma = 1e-6   # the error is O(γ²) with a large prefactor near a shear instability (SS here: 9e-5 at γ = 1e-5)
     sig = []
     for g in (-gamma, gamma):
         start = System(affine_shear(ihs.positions, g), ihs.box, ihs.types)
@@ -60,7 +60,7 @@ def test_G_against_finite_strain(glass):
         assert r.converged
         sig.append(dudg(q, m, g) / np.prod(ihs.box))
     G_fd = (sig[1] - sig[0]) / (2 * gamma)
-    assert res.G == pytest.approx(G_fd, rel=1e-4), (name, res.G, G_fd, res.born)
+    assert res.G == pytest.approx(G_fd, rel=2e-5), (name, res.G, G_fd, res.born)
     assert res.G < res.born                  # the non-affine relaxation only softens
 
 
