@@ -21,6 +21,7 @@ force dipole, the shear-force vector Ξ) sums to zero over particles, and M⁻¹
 >>> bool(np.allclose(z_dense, res.x) and res.converged.all())
 True
 """
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,9 +44,19 @@ class DenseInverse:
     when M has zero or negative modes besides the d translations (an unstable configuration or undetected rattlers).
     Memory: one dense (n d)² array (n = 2000 in 3D: 288 MB; n = 8000: 4.6 GB)."""
 
+    #: Largest n d factorised with more than one BLAS thread: OpenBLAS 0.3.30/0.3.31 (the SciPy and NumPy wheels)
+    #: segfault in dpotrf at n d >= 23170 with 2 threads (benchmarks/README.md); one thread works.
+    MAX_THREADED = 22000
+
     def __init__(self, M, d):
         nd = M.shape[0]
         n = nd // d
+        threads = os.environ.get("OPENBLAS_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", ""))
+        if nd > self.MAX_THREADED and threads.strip() != "1":
+            raise RuntimeError(
+                f"dense factorisation of an {nd} x {nd} Hessian with several BLAS threads would crash OpenBLAS "
+                f"(segfault above n d = 23170); set OPENBLAS_NUM_THREADS=1 before starting Python, or use "
+                f"solver='cg'")
         A = M.toarray(order="F")      # the one dense copy: factor and inverse are computed in place
         for a in range(d):
             A[a::d, a::d] += 1.0 / n  # + P: projector onto uniform translations (each component)

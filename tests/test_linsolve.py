@@ -64,3 +64,11 @@ def test_bad_arguments():
         cg_solve(Ms, 2, np.zeros(10), rtol=0)
     with pytest.raises(ValueError, match="shape"):
         cg_solve(Ms, 2, np.zeros(7))
+
+
+def test_large_dense_factorisation_needs_one_blas_thread(monkeypatch):
+    """Above n d = 22000 with several BLAS threads OpenBLAS segfaults: refused with a clear error instead."""
+    M = scipy.sparse.identity(22002, format="bsr")
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    with pytest.raises(RuntimeError, match="OPENBLAS_NUM_THREADS=1"):
+        DenseInverse(M, 3)
