@@ -33,7 +33,7 @@ Pairs whose solve did not converge are kept and flagged (``converged``), never d
 import numpy as np
 from numba import njit, prange
 
-from .hessian import bsr_matmat, build_terms, check_inherent_structure, find_rattlers, hessian_matrix
+from .hessian import bsr_matmat, build_terms, hessian_matrix, solvable_terms
 from .linsolve import DenseInverse, _bsr, cg_solve
 
 SOLVERS = ("auto", "dense", "cg")
@@ -134,9 +134,7 @@ class DipoleStiffness:
         (each must interact: within the cut-off, and neither a rattler), or ``n_random`` pairs drawn without
         replacement from all interacting pairs with ``seed``. Returns self."""
         terms = build_terms(system, model, shear=shear) if terms is None else terms
-        self.max_force = check_inherent_structure(terms, self.force_tol)
-        rat = find_rattlers(terms)
-        t = terms.without(rat) if rat.any() else terms
+        t, rat, self.max_force = solvable_terms(terms, self.force_tol)
         n, d = terms.n, terms.d
         new = np.full(n, -1, np.int64)
         new[~rat] = np.arange(t.n)
@@ -276,12 +274,6 @@ class DipoleStiffness:
             return np.where(c > 0, s / np.maximum(c, 1), np.nan)
 
 
-def _pair_index(t, a, b):
-    """Index of the interacting pair {a, b} (compact indices) in t.pairs and the sign that orients it a -> b."""
-    p = np.flatnonzero(((t.pairs[:, 0] == a) & (t.pairs[:, 1] == b)) | ((t.pairs[:, 0] == b) & (t.pairs[:, 1] == a)))
-    return int(p[0]), (1.0 if t.pairs[p[0], 0] == a else -1.0)
-
-
 def dipole_matrix(terms, pairs):
     """Unit force dipoles d̂^ij of the interacting pairs with indices ``pairs`` (into ``terms.pairs``) as the
     columns of an (n d, k) array: +n̂/√2 on j, -n̂/√2 on i, n̂ = r_ij/|r_ij| (Eq. A2)."""
@@ -300,12 +292,10 @@ def dipole_response(system, model, i, j, solver="cg", rtol=1e-12, force_tol=1e-8
     if solver not in ("cg", "dense"):
         raise ValueError(f"unknown solver={solver!r}; allowed: cg, dense")
     terms = build_terms(system, model) if terms is None else terms
-    check_inherent_structure(terms, force_tol)
-    rat = find_rattlers(terms)
-    t = terms.without(rat) if rat.any() else terms
-    new = np.cumsum(~rat) - 1
-    DipoleStiffness()._select(np.array([[i, j]]), None, None, t.pairs, terms, np.where(rat, -1, new), rat)
-    p, sign = _pair_index(t, new[i], new[j])
+    t, rat, _ = solvable_terms(terms, force_tol)
+    new = np.where(rat, -1, np.cumsum(~rat) - 1)
+    p = DipoleStiffness()._select(np.array([[i, j]]), None, None, t.pairs, terms, new, rat)[0]
+    sign = 1.0 if t.pairs[p, 0] == new[i] else -1.0          # orient the dipole i -> j
     D = sign * dipole_matrix(t, [p])[:, 0].reshape(t.n, t.d)
     M = hessian_matrix(t)
     z = DenseInverse(M, t.d).solve(D) if solver == "dense" else cg_solve(M, t.d, D, rtol=rtol).x

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from .hessian import build_terms, check_inherent_structure, find_rattlers, hessian_matrix
-from .linsolve import DenseInverse, cg_solve
+from .hessian import build_terms, hessian_matrix, solvable_terms
+from .linsolve import DenseInverse, cg_solve, true_residual
 
 SOLVERS = ("auto", "cg", "dense")
 
@@ -103,14 +103,11 @@ def shear_modulus(system, model, solver="cg", force_tol=1e-8, rtol=1e-12, shear=
         raise ValueError(f"unknown solver={solver!r}; allowed: {', '.join(SOLVERS)}")
     solver = "cg" if solver == "auto" else solver
     terms = build_terms(system, model, shear=shear) if terms is None else terms
-    fmax = check_inherent_structure(terms, force_tol)
-    rat = find_rattlers(terms)
-    t = terms.without(rat) if rat.any() else terms
+    t, rat, fmax = solvable_terms(terms, force_tol)
     dudg, born, xi = shear_derivatives(t)
     M = hessian_matrix(t)
     if solver == "dense":
         z = DenseInverse(M, t.d).solve(xi)
-        from .linsolve import true_residual
         res = float(true_residual(M, t.d, z.reshape(-1, 1), xi.reshape(-1, 1))[0][0])
         conv = bool(res < 1e-8)
     else:

@@ -427,3 +427,11 @@ def check_inherent_structure(terms, force_tol):
             f"configuration first (meso_kernels.quench.quench(system, model, method='cg', ftol=1e-10)) or raise "
             f"force_tol")
     return fmax
+
+
+def solvable_terms(terms, force_tol):
+    """The checks every Hessian solve starts with: refuse a non-minimum (:func:`check_inherent_structure`), find the
+    rattlers and drop them. Returns ``(terms without rattlers, rattler mask (n,), max_i |F_i|)``."""
+    fmax = check_inherent_structure(terms, force_tol)
+    rat = find_rattlers(terms)
+    return (terms.without(rat) if rat.any() else terms), rat, fmax
