@@ -1,0 +1,331 @@
+"""On-the-fly correlators: F_s(q, t), MSD, the non-Gaussian parameter and the self van Hove distribution of |Δr|,
+accumulated during a molecular-dynamics run on a logarithmic grid of lags with many time origins (MODELS.md section 9).
+
+A long run at a viscous state point spans 4–6 decades of time; storing every frame would cost memory proportional to
+the run length. Here only the positions at the *open* time origins are kept: origin k opens at step
+``s0 + k * origin_interval`` and closes when its largest lag has been reached, so at most
+``ceil(max_lag / origin_interval) + 1`` origins are open at once and memory is N × d × that number, independent of
+the run length. The integrator is advanced exactly to the next step at which some origin needs a lag (or a new
+origin opens), so no step is wasted and nothing is interpolated.
+
+For the lag τ and particle i of species a (Δr_i = r_i(t0 + τ) − r_i(t0), unwrapped positions):
+
+    F_s^a(q, τ)  = < (1/N_a) Σ_{i∈a} (1/K) Σ_k cos(q_k · Δr_i) >_origins      (|q_k| ≈ q, see isf.wave_vectors)
+    MSD^a(τ)     = < (1/N_a) Σ_{i∈a} |Δr_i|² >_origins
+    α2^a(τ)      = d <|Δr|⁴> / ((d + 2) <|Δr|²>²) − 1
+    P^a(|Δr|, τ) = histogram of |Δr_i| (counts over particles and origins; normalised by :meth:`displacement_distribution`)
+
+This accumulation is our own (freud has no F_s and no on-the-fly averaging); the frame-based versions are
+:class:`meso_kernels.analysis.isf.SelfISF` and :class:`meso_kernels.analysis.msd.MSD` (freud's window MSD), and the
+tests check that both give the same numbers on the same run.
+
+>>> from meso_kernels.models import get_model
+>>> from meso_kernels.initial import random_configuration
+>>> from meso_kernels.integrate import thermalize
+>>> m = get_model("ipl")
+>>> sim = thermalize(random_configuration(m, 256, 0.82, seed=1), m, T=1.0, nsteps=200, seed=1)
+>>> corr = LogTimeCorrelator(q=6.35, dt=m.state_point.dt, max_lag=200, origin_interval=50)
+>>> corr = corr.run(sim, 400)
+>>> corr.t.shape == corr.fs_total.shape, bool(corr.fs_total[0] > corr.fs_total[-1])
+(True, True)
+>>> bool(abs(corr.msd[1][0] - 3 * 1.0 * corr.t[0] ** 2) < 0.2 * corr.msd[1][0])   # ballistic: MSD = d T t²
+True
+"""
+import math
+
+import numpy as np
+
+from .isf import fs_per_particle, tau_alpha, wave_vectors
+
+
+def log_lags(max_lag, points_per_decade=10, min_lag=1):
+    """Integer lags (steps) from ``min_lag`` to ``max_lag``, about ``points_per_decade`` per decade, unique, sorted.
+
+    >>> log_lags(100, points_per_decade=4).tolist()
+    [1, 2, 3, 6, 10, 18, 32, 56, 100]
+    """
+    for name, v in (("max_lag", max_lag), ("min_lag", min_lag), ("points_per_decade", points_per_decade)):
+        if isinstance(v, bool) or int(v) != v or v < 1:
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    if max_lag < min_lag:
+        raise ValueError(f"max_lag ({max_lag}) must be >= min_lag ({min_lag}): the time grid would be empty")
+    n = max(2, int(round(points_per_decade * math.log10(max_lag / min_lag))) + 1)
+    lags = np.unique(np.round(np.geomspace(min_lag, max_lag, n)).astype(np.int64))
+    return lags
+
+
+class LogTimeCorrelator:
+    """F_s, MSD, α2 and P(|Δr|) per species, accumulated during a run (see the module docstring).
+
+    Parameters
+    ----------
+    q : float
+        Wave number (inverse length units of the model), > 0; the paper uses q_max of the large species
+        (``model.state_point.qmax[model.large]``).
+    dt : float
+        MD time step (model time units); lags are reported as times ``lag * dt``.
+    max_lag : int
+        Largest lag in MD steps (>= 1).
+    origin_interval : int
+        Steps between successive time origins (>= 1). Memory: N × d × ceil(max_lag / origin_interval) floats.
+    points_per_decade : int
+        Density of the logarithmic lag grid (:func:`log_lags`).
+    hist_edges : array or None
+        Edges of the |Δr| histogram in length units (default: 100 logarithmic bins from 1e-3 to 10 length units).
+    max_vectors : int
+        Number of wave vectors in the shell |k| ≈ q (:func:`~meso_kernels.analysis.isf.wave_vectors`).
+    """
+
+    def __init__(self, q, dt, max_lag, origin_interval, points_per_decade=10, hist_edges=None, max_vectors=48):
+        if not (np.isfinite(q) and q > 0):
+            raise ValueError(f"q must be a positive wave number, got {q!r}")
+        if not (np.isfinite(dt) and dt > 0):
+            raise ValueError(f"dt must be a positive time step, got {dt!r}")
+        if isinstance(origin_interval, bool) or int(origin_interval) != origin_interval or origin_interval < 1:
+            raise ValueError(f"origin_interval must be a positive integer number of steps, got {origin_interval!r}")
+        self.q = float(q)
+        self.dt = float(dt)
+        self.lags = log_lags(max_lag, points_per_decade)
+        self.origin_interval = int(origin_interval)
+        self.max_vectors = int(max_vectors)
+        edges = np.geomspace(1e-3, 10.0, 101) if hist_edges is None else np.asarray(hist_edges, dtype=float)
+        if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0):
+            raise ValueError("hist_edges must be a 1-D increasing array of at least 2 edges")
+        self.hist_edges = edges
+        self._sums = None
+
+    # --- accumulation ------------------------------------------------------------------------------------------
+    def _setup(self, types, box, dim):
+        self._types = np.asarray(types, dtype=np.int64).copy()
+        self.species = np.unique(self._types)
+        self._index = np.searchsorted(self.species, self._types)
+        self._counts = np.bincount(self._index, minlength=self.species.size).astype(float)
+        self.box = np.asarray(box, dtype=float).copy()
+        self.dim = dim
+        self.wave_vectors = wave_vectors(self.q, self.box, max_vectors=self.max_vectors)
+        S, L, B = self.species.size, self.lags.size, self.hist_edges.size - 1
+        # axis 0 of the F_s sums: origin group (first half / second half of the run) for a stationarity check
+        self._sums = {"fs": np.zeros((2, S, L)), "r2": np.zeros((S, L)), "r4": np.zeros((S, L)),
+                      "n": np.zeros((2, L)), "hist": np.zeros((S, L, B))}
+
+    def _accumulate(self, dr, lag_index, group):
+        s = self._sums
+        fs = fs_per_particle(dr, self.wave_vectors)
+        r2 = np.einsum("ij,ij->i", dr, dr)
+        S = self.species.size
+        s["fs"][group, :, lag_index] += np.bincount(self._index, weights=fs, minlength=S) / self._counts
+        s["r2"][:, lag_index] += np.bincount(self._index, weights=r2, minlength=S) / self._counts
+        s["r4"][:, lag_index] += np.bincount(self._index, weights=r2 * r2, minlength=S) / self._counts
+        s["n"][group, lag_index] += 1
+        r = np.sqrt(r2)
+        b = np.searchsorted(self.hist_edges, r, side="right") - 1
+        ok = (b >= 0) & (b < self.hist_edges.size - 1)
+        np.add.at(s["hist"], (self._index[ok], lag_index, b[ok]), 1.0)
+
+    def run(self, sim, nsteps, progress=False, on_origin=None):
+        """Advance the integrator ``sim`` (:class:`~meso_kernels.integrate.NVE` or ``NoseHoover``) by ``nsteps``
+        steps, accumulating. Origins open every ``origin_interval`` steps from the current step; lags that would
+        end after the run are not sampled (the number of origins per lag is :attr:`n_origins`). Calling ``run``
+        again continues the same averages (the box and particles must be the same). ``on_origin(sim)``, if given,
+        is called whenever an origin opens (e.g. to sample the energy). Returns ``self``."""
+        nsteps = int(nsteps)
+        if nsteps < 1:
+            raise ValueError(f"nsteps must be a positive number of steps, got {nsteps}")
+        if self.lags[0] > nsteps:
+            raise ValueError(f"nsteps = {nsteps} is shorter than the smallest lag ({self.lags[0]} steps): "
+                             "the time grid would be empty")
+        if abs(sim.dt - self.dt) > 1e-12 * self.dt:
+            raise ValueError(f"the integrator's dt = {sim.dt} differs from the correlator's dt = {self.dt}")
+        if self._sums is None:
+            self._setup(sim.types, sim.box, sim.x.shape[1])
+        else:
+            if not np.array_equal(np.asarray(sim.box, float), self.box):
+                raise ValueError(f"the box changes between runs ({self.box.tolist()} -> {list(sim.box)}): "
+                                 "correlators need a fixed box")
+            if not np.array_equal(np.asarray(sim.types), self._types):
+                raise ValueError("the particle types differ from the earlier run: use a new LogTimeCorrelator")
+        start = sim.step
+        end = start + nsteps
+        n_orig = (nsteps - 1) // self.origin_interval + 1
+        half = n_orig / 2.0
+        opened = 0
+        open_origins = []  # [origin_step, next_lag_index, positions, group]
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=nsteps, desc="correlators", unit="step")
+        x = sim.x
+        while True:
+            now = sim.step
+            if opened < n_orig and start + opened * self.origin_interval == now:
+                open_origins.append([now, 0, x, 0 if opened < half else 1])
+                opened += 1
+                if on_origin is not None:
+                    on_origin(sim)
+            for o in open_origins:
+                if o[0] + self.lags[o[1]] == now:
+                    self._accumulate(x - o[2], o[1], o[3])
+                    o[1] += 1
+            open_origins = [o for o in open_origins if o[1] < self.lags.size and o[0] + self.lags[o[1]] <= end]
+            events = [o[0] + self.lags[o[1]] for o in open_origins]
+            if opened < n_orig:
+                events.append(start + opened * self.origin_interval)
+            if not events:
+                break
+            nxt = min(events)
+            sim.run(nxt - now)
+            if bar is not None:
+                bar.update(nxt - now)
+            x = sim.x
+        if sim.step < end:  # nothing left to sample: finish the requested steps
+            if bar is not None:
+                bar.update(end - sim.step)
+            sim.run(end - sim.step)
+        if bar is not None:
+            bar.close()
+        return self
+
+    # --- results -----------------------------------------------------------------------------------------------
+    def _require(self):
+        if self._sums is None or not np.any(self._sums["n"]):
+            raise RuntimeError("no correlation has been accumulated yet: call corr.run(sim, nsteps) first")
+
+    @property
+    def n_origins(self):
+        """(L,) number of time origins averaged at each lag."""
+        self._require()
+        return self._sums["n"].sum(axis=0)
+
+    @property
+    def _valid(self):
+        return self.n_origins > 0
+
+    @property
+    def t(self):
+        """(L,) lag times (model time units) that have at least one origin."""
+        return self.lags[self._valid] * self.dt
+
+    def _per_species(self, arr):
+        v = self._valid
+        return {int(a): arr[k, v] for k, a in enumerate(self.species)}
+
+    def _total(self, arr):
+        w = self._counts / self._counts.sum()
+        return (w[:, None] * arr).sum(axis=0)[self._valid]
+
+    @property
+    def _fs(self):
+        s = self._sums
+        n = s["n"].sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return s["fs"].sum(axis=0) / n
+
+    @property
+    def fs(self):
+        """dict species -> (L,) F_s(q, t) of that species."""
+        self._require()
+        return self._per_species(self._fs)
+
+    @property
+    def fs_total(self):
+        """(L,) F_s(q, t) of all particles (the species-averaged F_s of the paper's Figs 10–11)."""
+        self._require()
+        return self._total(self._fs)
+
+    def fs_halves(self, species):
+        """(early, late): F_s of ``species`` from the origins of the first and of the second half of the run. Equal
+        within noise when the run is stationary (equilibrated); NaN where a half has no origin."""
+        self._require()
+        k = self._species_index(species)
+        s = self._sums
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = s["fs"][:, k, :] / s["n"]
+        return out[0, self._valid], out[1, self._valid]
+
+    @property
+    def _msd(self):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self._sums["r2"] / self._sums["n"].sum(axis=0)
+
+    @property
+    def msd(self):
+        """dict species -> (L,) mean squared displacement (length² units)."""
+        self._require()
+        return self._per_species(self._msd)
+
+    @property
+    def msd_total(self):
+        """(L,) MSD of all particles (species-averaged)."""
+        self._require()
+        return self._total(self._msd)
+
+    @property
+    def alpha2(self):
+        """dict species -> (L,) non-Gaussian parameter d<r⁴>/((d+2)<r²>²) − 1."""
+        self._require()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r4 = self._sums["r4"] / self._sums["n"].sum(axis=0)
+            a2 = self.dim * r4 / ((self.dim + 2) * self._msd ** 2) - 1.0
+        return self._per_species(a2)
+
+    def _species_index(self, species):
+        self._require()
+        hits = np.flatnonzero(self.species == species)
+        if hits.size == 0:
+            raise ValueError(f"species={species!r} is not present; present species: {self.species.tolist()}")
+        return int(hits[0])
+
+    def tau_alpha(self, species, level=0.2):
+        """τ_α of ``species``: F_s(q, τ_α) = ``level`` interpolated in ln t (:func:`~.isf.tau_alpha`)."""
+        self._species_index(species)
+        return tau_alpha(self.t, self.fs[int(species)], level=level)
+
+    def displacement_distribution(self, time, species=None):
+        """``(r, P, lag_time)``: the distribution of |Δr| (length units) after the sampled lag closest to ``time``
+        (in ln t), for one species or all (``None``); P is a probability density in r (∫ P dr = fraction of
+        particles whose |Δr| falls in the histogram range)."""
+        self._require()
+        if not (np.isfinite(time) and time > 0):
+            raise ValueError(f"time must be a positive lag time, got {time!r}")
+        t = self.t
+        lag_index = np.flatnonzero(self._valid)[int(np.argmin(np.abs(np.log(t / time))))]
+        hist = self._sums["hist"][:, lag_index, :]
+        n = self._sums["n"][:, lag_index].sum()
+        if species is None:
+            counts, norm = hist.sum(axis=0), self._counts.sum() * n
+        else:
+            k = self._species_index(species)
+            counts, norm = hist[k], self._counts[k] * n
+        e = self.hist_edges
+        return 0.5 * (e[1:] + e[:-1]), counts / (norm * np.diff(e)), float(self.lags[lag_index] * self.dt)
+
+    # --- storage -----------------------------------------------------------------------------------------------
+    def to_arrays(self):
+        """A dict of arrays (for :func:`meso_kernels.store.cached` or ``np.savez``) holding the raw sums; rebuild
+        the object with :meth:`from_arrays`."""
+        self._require()
+        s = self._sums
+        return {"q": np.array(self.q), "dt": np.array(self.dt), "lags": self.lags,
+                "origin_interval": np.array(self.origin_interval), "hist_edges": self.hist_edges,
+                "species": self.species, "species_counts": self._counts, "box": self.box,
+                "wave_vectors": self.wave_vectors, "fs_sums": s["fs"], "r2_sums": s["r2"], "r4_sums": s["r4"],
+                "n_sums": s["n"], "hist_sums": s["hist"]}
+
+    @classmethod
+    def from_arrays(cls, a):
+        """Rebuild a computed correlator from :meth:`to_arrays` output (results only; it cannot continue a run)."""
+        self = cls.__new__(cls)
+        self.q, self.dt = float(a["q"]), float(a["dt"])
+        self.lags = np.asarray(a["lags"], dtype=np.int64)
+        self.origin_interval = int(a["origin_interval"])
+        self.hist_edges = np.asarray(a["hist_edges"], dtype=float)
+        self.species = np.asarray(a["species"], dtype=np.int64)
+        self._counts = np.asarray(a["species_counts"], dtype=float)
+        self.box = np.asarray(a["box"], dtype=float)
+        self.dim = self.box.size
+        self.wave_vectors = np.asarray(a["wave_vectors"], dtype=float)
+        self.max_vectors = len(self.wave_vectors)
+        self._types = None
+        self._sums = {"fs": a["fs_sums"], "r2": a["r2_sums"], "r4": a["r4_sums"], "n": a["n_sums"],
+                      "hist": a["hist_sums"]}
+        return self

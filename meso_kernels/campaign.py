@@ -1,0 +1,172 @@
+"""Campaigns: the expensive runs behind the figures, each stored once per parameter set with its provenance
+(:func:`meso_kernels.store.cached`), so that a killed campaign resumes at the first state point not yet stored.
+
+- :func:`equilibrium_dynamics` — one liquid state point: equilibrate, then measure F_s, MSD, α2 and P(|Δr|) on the fly
+  (:class:`~meso_kernels.analysis.logtime.LogTimeCorrelator`); keeps the final configuration so that later campaigns
+  (IHS trajectories, isoconfigurational ensembles) start from an equilibrated liquid.
+- :func:`dynamics` — the same, cached under ``<root>/dynamics/`` for a scheduled state point
+  (:mod:`meso_kernels.statepoints`).
+
+>>> from meso_kernels.campaign import equilibrium_dynamics
+>>> out = equilibrium_dynamics("ipl", T=1.2, N=256, equil_steps=500, prod_steps=2000, seed=1)
+>>> corr = correlator(out)
+>>> bool(corr.fs[1][0] > 0.9 and corr.msd_total[-1] > corr.msd_total[0])
+True
+"""
+import time
+
+import numpy as np
+
+from .analysis.logtime import LogTimeCorrelator
+from .statepoints import check_key, model_for, schedule
+from .store import cached, data_root
+
+#: bump when the computation below changes in a way that changes its stored results
+DYNAMICS_VERSION = 1
+
+
+def equilibrium_dynamics(key, T, N, equil_steps, prod_steps, seed=0, max_lag=None, n_open=10,
+                         points_per_decade=10, progress=False):
+    """Equilibrate model ``key`` (:func:`meso_kernels.statepoints.model_for`) at temperature T (NVT, the model's δt
+    and τ_NH, N particles at its Table-I density, random start of seed ``seed``) for ``equil_steps`` MD steps, then
+    run ``prod_steps`` steps accumulating the correlators at q = q_max of the large species.
+
+    The lag grid ends at ``max_lag`` steps (default: half the production run); origins open every
+    ``max_lag / n_open`` steps, so about ``prod_steps / max_lag * n_open`` origins enter the average at short lags
+    and at least ``n_open`` at the longest.
+
+    Returns a dict of arrays: the correlator sums (:meth:`LogTimeCorrelator.to_arrays`), ``T``, ``rho``, ``N``, the
+    steps, ``kinetic_temperature`` and ``potential_energy`` (per particle) sampled at each origin, and the final
+    configuration ``final_positions``, ``final_velocities``, ``types``, ``box``.
+    """
+    from .initial import random_configuration
+    from .integrate import thermalize
+    check_key(key)
+    model = model_for(key)
+    sp = model.state_point
+    for name, v in (("N", N), ("prod_steps", prod_steps)):
+        if int(v) != v or v < 2:
+            raise ValueError(f"{name} must be an integer >= 2, got {v!r}")
+    if int(equil_steps) != equil_steps or equil_steps < 0:
+        raise ValueError(f"equil_steps must be an integer >= 0, got {equil_steps!r}")
+    if not (np.isfinite(T) and T > 0):
+        raise ValueError(f"T must be a positive temperature, got {T!r}")
+    max_lag = int(prod_steps // 2) if max_lag is None else int(max_lag)
+    if not 1 <= max_lag <= prod_steps:
+        raise ValueError(f"max_lag must lie in [1, prod_steps = {prod_steps}], got {max_lag}")
+    t_start = time.perf_counter()
+    system = random_configuration(model, int(N), sp.rho, seed=seed)
+    sim = thermalize(system, model, T, int(equil_steps), seed=seed, progress=progress)
+    corr = LogTimeCorrelator(q=sp.qmax[model.large], dt=sp.dt, max_lag=max_lag,
+                             origin_interval=max(1, max_lag // int(n_open)), points_per_decade=points_per_decade)
+    kin, pot = [], []
+
+    def sample(s):
+        kin.append(s.kinetic_temperature())
+        pot.append(s.potential_energy() / s.N)
+
+    corr.run(sim, int(prod_steps), progress=progress, on_origin=sample)
+    final = sim.system
+    out = corr.to_arrays()
+    out.update(T=np.array(float(T)), rho=np.array(sp.rho), N=np.array(int(N)), equil_steps=np.array(int(equil_steps)),
+               prod_steps=np.array(int(prod_steps)), kinetic_temperature=np.array(kin),
+               potential_energy=np.array(pot), final_positions=final.positions, final_velocities=final.velocities,
+               types=final.types, box_final=final.box, wall_time=np.array(time.perf_counter() - t_start),
+               n_neighbour_builds=np.array(sim.ff.nl.n_builds))
+    return out
+
+
+def correlator(arrays):
+    """The :class:`LogTimeCorrelator` stored in a result of :func:`equilibrium_dynamics` (or :func:`dynamics`)."""
+    return LogTimeCorrelator.from_arrays(arrays)
+
+
+def final_system(arrays):
+    """The final equilibrated configuration (with velocities) of a stored dynamics result."""
+    from .system import System
+    return System(arrays["final_positions"], arrays["box_final"], arrays["types"], arrays["final_velocities"])
+
+
+def dynamics(size, key, T, seed=0, root=None, progress=False):
+    """:func:`equilibrium_dynamics` at a scheduled state point (:func:`meso_kernels.statepoints.schedule`), cached
+    under ``<root>/dynamics`` (``root`` defaults to :func:`meso_kernels.store.data_root` of ``size``)."""
+    sched = schedule(size, key)
+    pt = sched.at(T)
+    params = {"key": key, "T": pt.T, "N": sched.N, "equil_steps": pt.equil_steps, "prod_steps": pt.prod_steps,
+              "version": DYNAMICS_VERSION}
+    root = data_root(size) if root is None else root
+    return cached("dynamics", params,
+                  lambda: equilibrium_dynamics(key, pt.T, sched.N, pt.equil_steps, pt.prod_steps, seed=seed,
+                                               progress=progress),
+                  seed=seed, root=root)
+
+
+class StatePointDynamics:
+    """Derived observables of one stored dynamics result (model key, T): the reduced units a0 and t0, τ_α of the
+    large species (F_s(q_max, τ_α) = 0.2; NaN with :attr:`note` set if the run was too short) and D of the large
+    species from the long-time MSD (NaN with a note if the MSD is not diffusive in the last decade of lags).
+
+    Attributes: key, T, model, corr (:class:`LogTimeCorrelator`), a0, t0, tau_alpha, D, note."""
+
+    def __init__(self, key, arrays):
+        from .analysis.msd import diffusion_coefficient
+        from .analysis.units import a0, t0
+        self.key = key
+        self.model = model_for(key)
+        self.arrays = arrays
+        self.T = float(arrays["T"])
+        rho = float(arrays["rho"])
+        self.corr = correlator(arrays)
+        dim = self.corr.dim
+        self.a0, self.t0 = a0(rho, dim), t0(rho, self.T, dim)
+        notes = []
+        try:
+            self.tau_alpha = self.corr.tau_alpha(self.model.large)
+        except ValueError as err:
+            self.tau_alpha = float("nan")
+            notes.append(str(err))
+        try:
+            self.D = diffusion_coefficient(self.corr.t, self.corr.msd[self.model.large], dim=dim)
+        except ValueError as err:
+            self.D = float("nan")
+            notes.append(str(err))
+        self.note = "; ".join(notes)
+
+    @property
+    def large(self):
+        return self.model.large
+
+    def __repr__(self):
+        return (f"StatePointDynamics({self.key}, T={self.T}: tau_alpha/t0={self.tau_alpha / self.t0:.3g}, "
+                f"D t0/a0^2={self.D * self.t0 / self.a0 ** 2:.3g})")
+
+
+def match_viscosity(runs, target=None):
+    """Pick one state point per model at comparable viscosity (paper Appendix D 2, Figs 10–11).
+
+    runs: dict key -> list of :class:`StatePointDynamics`. target: the τ_α/t0 to match; None takes the largest
+    value every model reaches (the minimum over models of their largest finite τ_α/t0). Returns ``(target, chosen)``
+    with chosen a dict key -> the state point whose τ_α/t0 is closest to the target in ln τ.
+
+    >>> class R:                                    # stand-ins with the two attributes used
+    ...     def __init__(self, T, tau): self.T, self.tau_alpha, self.t0 = T, tau, 1.0
+    >>> target, chosen = match_viscosity({"a": [R(1, 3), R(0.8, 30)], "b": [R(2, 5), R(1.5, 20), R(1, 300)]})
+    >>> target, chosen["a"].T, chosen["b"].T
+    (30.0, 0.8, 1.5)
+    """
+    if not runs:
+        raise ValueError("runs is empty: give at least one model's state points")
+    reach = {}
+    for key, rs in runs.items():
+        taus = [r.tau_alpha / r.t0 for r in rs if np.isfinite(r.tau_alpha)]
+        if not taus:
+            raise ValueError(f"no state point of {key!r} has a finite tau_alpha: run longer or hotter")
+        reach[key] = max(taus)
+    target = float(min(reach.values())) if target is None else float(target)
+    if not target > 0:
+        raise ValueError(f"target must be a positive tau_alpha/t0, got {target!r}")
+    chosen = {}
+    for key, rs in runs.items():
+        finite = [r for r in rs if np.isfinite(r.tau_alpha)]
+        chosen[key] = min(finite, key=lambda r: abs(np.log(r.tau_alpha / r.t0 / target)))
+    return target, chosen

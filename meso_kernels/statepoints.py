@@ -1,0 +1,111 @@
+"""The liquid state points of the dynamics figures (Figs 4, 5, 9, 10, 11): for each model and run size, the
+temperatures and how long to equilibrate and to measure at each.
+
+The paper gives no temperature list (its legends are images; MODELS.md section 10). Ours were chosen from the
+relaxation times measured on this machine (MODELS.md section 10) so that τ_α/t0 spans about 1 to a few hundred; at
+each temperature the run equilibrates for ≳ 10 τ_α and measures for ≳ 25 τ_α. Model keys: ``ipl``, ``mblj``,
+``ss0.6``, ``ss0.7``, ``ss0.95`` (sticky spheres at ρ = 0.6, 0.7, 0.95) and ``sw``.
+
+>>> sched = schedule("default", "ipl")
+>>> sched.N, sched.temperatures[:3]
+(1000, (1.0, 0.8, 0.7))
+>>> model_for("ss0.95").state_point.rho
+0.95
+>>> schedule("ci", "lj")
+Traceback (most recent call last):
+...
+ValueError: unknown model key 'lj'; allowed: ipl, mblj, ss0.6, ss0.7, ss0.95, sw
+"""
+from dataclasses import dataclass
+
+from .presets import check_size
+
+MODEL_KEYS = ("ipl", "mblj", "ss0.6", "ss0.7", "ss0.95", "sw")
+
+
+@dataclass(frozen=True)
+class StatePoint:
+    """One temperature of a schedule: T (energy units), equil_steps and prod_steps (MD steps of the model's δt)."""
+    T: float
+    equil_steps: int
+    prod_steps: int
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """All state points of one model at one run size; N particles at the model's Table-I density."""
+    key: str
+    N: int
+    points: tuple
+
+    @property
+    def temperatures(self):
+        return tuple(p.T for p in self.points)
+
+    def at(self, T):
+        """The :class:`StatePoint` at temperature ``T`` (ValueError listing the scheduled ones otherwise)."""
+        for p in self.points:
+            if abs(p.T - T) < 1e-12:
+                return p
+        raise ValueError(f"T={T!r} is not scheduled for {self.key}; scheduled: {list(self.temperatures)}")
+
+
+def _s(key, N, *pts):
+    return Schedule(key, N, tuple(StatePoint(float(T), int(e), int(p)) for T, e, p in pts))
+
+
+#: size -> model key -> Schedule. ci: N = 256 and fast temperatures (seconds each); default: N = 1000 down to
+#: τ_α/t0 of a few hundred (about 2 CPU-hours in all); paper: Table-I N, same temperatures, twice the steps.
+SCHEDULES = {
+    "ci": {
+        "ipl": _s("ipl", 256, (1.2, 4_000, 12_000), (1.0, 4_000, 15_000), (0.85, 6_000, 25_000)),
+        "mblj": _s("mblj", 256, (1.5, 4_000, 12_000), (1.1, 4_000, 15_000), (0.9, 6_000, 20_000)),
+        "ss0.6": _s("ss0.6", 256, (2.0, 4_000, 12_000), (1.6, 4_000, 15_000), (1.3, 6_000, 25_000)),
+        "ss0.7": _s("ss0.7", 256, (2.5, 4_000, 15_000), (2.2, 6_000, 30_000)),
+        "ss0.95": _s("ss0.95", 256, (10.0, 4_000, 20_000), (8.0, 6_000, 30_000)),
+        "sw": _s("sw", 256, (0.08, 1_500, 2_500), (0.06, 1_500, 3_000), (0.045, 1_500, 4_000)),
+    },
+    "default": {
+        "ipl": _s("ipl", 1000, (1.0, 20_000, 50_000), (0.8, 30_000, 100_000), (0.7, 100_000, 300_000),
+                  (0.65, 300_000, 1_000_000), (0.6, 1_000_000, 2_000_000)),
+        "mblj": _s("mblj", 1000, (1.0, 20_000, 50_000), (0.8, 30_000, 100_000), (0.7, 50_000, 150_000),
+                   (0.6, 100_000, 300_000), (0.55, 200_000, 600_000), (0.52, 300_000, 1_000_000)),
+        "ss0.6": _s("ss0.6", 1000, (1.5, 20_000, 50_000), (1.2, 50_000, 200_000), (1.0, 150_000, 600_000),
+                    (0.95, 300_000, 1_200_000), (0.9, 700_000, 2_000_000)),
+        "ss0.7": _s("ss0.7", 1000, (2.2, 50_000, 200_000), (2.0, 100_000, 300_000), (1.85, 300_000, 800_000)),
+        "ss0.95": _s("ss0.95", 1000, (8.0, 50_000, 200_000), (7.0, 100_000, 300_000), (6.5, 300_000, 800_000)),
+        "sw": _s("sw", 1000, (0.06, 10_000, 20_000), (0.045, 10_000, 20_000), (0.035, 10_000, 30_000),
+                 (0.03, 20_000, 50_000), (0.027, 30_000, 80_000), (0.025, 50_000, 100_000)),
+    },
+}
+_PAPER_N = {"ipl": 2000, "mblj": 8000, "ss0.6": 3000, "ss0.7": 4000, "ss0.95": 4000, "sw": 8000}
+SCHEDULES["paper"] = {k: Schedule(k, _PAPER_N[k], tuple(StatePoint(p.T, 2 * p.equil_steps, 2 * p.prod_steps)
+                                                        for p in s.points))
+                      for k, s in SCHEDULES["default"].items()}
+
+
+def check_key(key):
+    if key not in MODEL_KEYS:
+        raise ValueError(f"unknown model key {key!r}; allowed: {', '.join(MODEL_KEYS)}")
+    return key
+
+
+def schedule(size, key):
+    """The :class:`Schedule` of model ``key`` at run size ``size`` (ci, default, paper)."""
+    check_size(size)
+    return SCHEDULES[size][check_key(key)]
+
+
+def model_for(key):
+    """The model of a key: ``ss0.7`` -> ``get_model("ss", rho=0.7)`` etc."""
+    from .models import get_model
+    check_key(key)
+    if key.startswith("ss"):
+        return get_model("ss", rho=float(key[2:]))
+    return get_model(key)
+
+
+def label(key):
+    """A plot label: 'IPL', 'mBLJ', 'SS ρ=0.6', 'SW'."""
+    check_key(key)
+    return {"ipl": "IPL", "mblj": "mBLJ", "sw": "SW"}.get(key, f"SS ρ={key[2:]}")
