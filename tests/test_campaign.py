@@ -1,0 +1,81 @@
+"""The dynamics campaign: one state point end to end (tiny), caching and resume, the equal-viscosity choice."""
+import numpy as np
+import pytest
+
+from meso_kernels import campaign
+from meso_kernels.campaign import (StatePointDynamics, correlator, equilibrium_dynamics, final_system,
+                                   match_viscosity)
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def small_run():
+    return equilibrium_dynamics("ipl", T=1.2, N=128, equil_steps=500, prod_steps=4000, seed=2)
+
+
+def test_state_point_end_to_end(small_run):
+    r = StatePointDynamics("ipl", small_run)
+    assert r.note == ""
+    assert r.a0 == pytest.approx(0.82 ** (-1 / 3)) and r.t0 == pytest.approx(r.a0 / np.sqrt(1.2))
+    assert 1.0 < r.tau_alpha / r.t0 < 5.0  # MODELS.md section 10: tau_alpha/t0 ~ 4 at T = 1
+    assert r.D > 0
+    assert abs(small_run["kinetic_temperature"].mean() - 1.2) < 0.1
+    s = final_system(small_run)
+    assert s.N == 128 and s.velocities is not None
+    assert correlator(small_run).q == pytest.approx(6.35)
+
+
+def test_deterministic_for_a_seed(small_run):
+    again = equilibrium_dynamics("ipl", T=1.2, N=128, equil_steps=500, prod_steps=4000, seed=2)
+    for k in ("fs_sums", "r2_sums", "final_positions"):
+        np.testing.assert_array_equal(again[k], small_run[k])
+
+
+def test_short_run_reports_instead_of_extrapolating():
+    out = equilibrium_dynamics("ipl", T=0.9, N=128, equil_steps=100, prod_steps=200, seed=1)
+    r = StatePointDynamics("ipl", out)
+    assert np.isnan(r.tau_alpha)
+    assert "longer" in r.note
+
+
+def test_cached_run_resumes_without_recomputing(tmp_path, monkeypatch):
+    calls = []
+    real = campaign.equilibrium_dynamics
+
+    def counting(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(campaign, "equilibrium_dynamics", counting)
+    first = campaign.dynamics("ci", "sw", 0.08, seed=1, root=tmp_path)
+    second = campaign.dynamics("ci", "sw", 0.08, seed=1, root=tmp_path)
+    assert len(calls) == 1
+    np.testing.assert_array_equal(first["fs_sums"], second["fs_sums"])
+    assert list((tmp_path / "dynamics").glob("*.json"))
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="unknown model key"):
+        equilibrium_dynamics("lj", T=1.0, N=128, equil_steps=10, prod_steps=100)
+    with pytest.raises(ValueError, match="T must be"):
+        equilibrium_dynamics("ipl", T=-1.0, N=128, equil_steps=10, prod_steps=100)
+    with pytest.raises(ValueError, match="max_lag"):
+        equilibrium_dynamics("ipl", T=1.0, N=128, equil_steps=10, prod_steps=100, max_lag=1000)
+    with pytest.raises(ValueError, match="runs is empty"):
+        match_viscosity({})
+
+
+class _R:
+    def __init__(self, T, tau):
+        self.T, self.tau_alpha, self.t0 = T, tau, 1.0
+
+
+def test_match_viscosity_choices():
+    runs = {"a": [_R(1, 2.0), _R(0.5, 40.0)], "b": [_R(2, 3.0), _R(1, float("nan"))]}
+    target, chosen = match_viscosity(runs)
+    assert target == 3.0 and chosen["a"].T == 1 and chosen["b"].T == 2
+    target, chosen = match_viscosity(runs, target=30.0)
+    assert chosen["a"].T == 0.5
+    with pytest.raises(ValueError, match="no state point of 'c'"):
+        match_viscosity({"c": [_R(1, float("nan"))]})
