@@ -170,3 +170,62 @@ def match_viscosity(runs, target=None):
         finite = [r for r in rs if np.isfinite(r.tau_alpha)]
         chosen[key] = min(finite, key=lambda r: abs(np.log(r.tau_alpha / r.t0 / target)))
     return target, chosen
+
+
+#: bump when the IHS-trajectory computation changes in a way that changes stored results
+IHS_VERSION = 1
+
+
+def ihs_trajectories(size, key, T, n_traj, duration_t0, seed=0, root=None, block=64, progress=False):
+    """Fig. 5: ``n_traj`` inherent-structure trajectories of model ``key`` at the scheduled temperature T, each
+    ``duration_t0`` t0 long, recorded with :func:`~meso_kernels.analysis.ihs.ihs_time_step` and analysed in bisect
+    mode (:class:`~meso_kernels.analysis.ihs.IHSTrajectory`).
+
+    Trajectory 0 starts from the final configuration of the stored :func:`dynamics` run at (key, T); trajectory k
+    starts after τ_α of NVT dynamics (model δt) from the start of trajectory k − 1, so the starts are nearly
+    independent equilibrium configurations. Each trajectory is cached on its own under ``<root>/ihs_trajectories``
+    (a killed campaign resumes at the first missing one). Returns a list of dicts (energies, times, quenched,
+    transitions, n_quenches, rate, duration, start configuration)."""
+    from .analysis.ihs import IHSTrajectory, ihs_time_step, record_trajectory
+    from .integrate import NoseHoover
+    from .system import System
+
+    if isinstance(n_traj, bool) or int(n_traj) != n_traj or n_traj < 1:
+        raise ValueError(f"n_traj must be a positive integer, got {n_traj!r}")
+    if not (np.isfinite(duration_t0) and duration_t0 > 0):
+        raise ValueError(f"duration_t0 must be a positive duration in units of t0, got {duration_t0!r}")
+    root = data_root(size) if root is None else root
+    dyn = StatePointDynamics(key, dynamics(size, key, T, seed=seed, root=root))
+    model, sp = dyn.model, dyn.model.state_point
+    dt_ihs = ihs_time_step(model)
+    nframes = int(round(duration_t0 * dyn.t0 / dt_ihs)) + 1
+    spacing = dyn.tau_alpha if np.isfinite(dyn.tau_alpha) else 10 * dyn.t0
+    spacing_steps = max(1, int(round(spacing / sp.dt)))
+    sched = schedule(size, key)
+    out = []
+    start = final_system(dyn.arrays)
+    for k in range(int(n_traj)):
+        if k > 0:
+            prev = out[-1]
+            s = System(prev["start_positions"], prev["box"], prev["types"], prev["start_velocities"])
+            sim = NoseHoover(s, model, dt=sp.dt, T=T, tau=sp.tau_nh)
+            sim.run(spacing_steps)
+            start = sim.system
+        params = {"key": key, "T": float(T), "N": sched.N, "dynamics_seed": seed, "index": k,
+                  "duration_t0": float(duration_t0), "nframes": nframes, "dt": dt_ihs, "spacing_steps": spacing_steps,
+                  "block": block, "eps": 1e-5, "ftol": 1e-8, "x_tol": 1e-5, "version": IHS_VERSION}
+
+        def compute(start=start, k=k):
+            traj = record_trajectory(start, model, T, nframes, dt=dt_ihs, seed=k)
+            res = IHSTrajectory(model, eps=1e-5, ftol=1e-8, x_tol=1e-5, block=block).compute(traj,
+                                                                                           progress=progress)
+            return {"energies": res.energies, "times": res.times, "quenched": res.quenched,
+                    "transitions": res.transitions, "n_quenches": np.array(res.n_quenches),
+                    "n_unconverged": np.array(res.n_unconverged), "rate": np.array(res.rate),
+                    "duration": np.array(res.duration), "wall_time": np.array(res.wall_time),
+                    "start_positions": start.positions, "start_velocities": start.velocities,
+                    "types": start.types, "box": start.box, "T": np.array(float(T)), "rho": np.array(sp.rho),
+                    "N": np.array(start.N)}
+
+        out.append(cached("ihs_trajectories", params, compute, seed=seed, root=root))
+    return out

@@ -72,7 +72,7 @@ xi_table = {}
 for row, key in enumerate(models):
     ax = axes[row, 0]
     rs = runs[key]
-    colors = plt.cm.coolwarm(np.linspace(1, 0, len(rs)))
+    colors = plt.cm.viridis(np.linspace(0.9, 0.0, len(rs)))
     for r, c in zip(rs, colors):
         ax.loglog(r.corr.t / r.t0, r.corr.msd_total / r.a0 ** 2, color=c, label=f"T = {r.T:g}")
     tt = np.geomspace(1e-3, 1, 20)

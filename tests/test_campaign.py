@@ -79,3 +79,22 @@ def test_match_viscosity_choices():
     assert chosen["a"].T == 0.5
     with pytest.raises(ValueError, match="no state point of 'c'"):
         match_viscosity({"c": [_R(1, float("nan"))]})
+
+
+def test_ihs_trajectories_chain_and_resume(tmp_path):
+    trajs = campaign.ihs_trajectories("ci", "ipl", 1.2, n_traj=2, duration_t0=0.1, seed=0, root=tmp_path)
+    assert len(trajs) == 2
+    for t in trajs:
+        assert t["energies"].shape == t["times"].shape == t["quenched"].shape
+        assert t["quenched"][0] and t["quenched"][-1]
+        assert float(t["rate"]) >= 0 and float(t["rate"]) * float(t["duration"]) == len(t["transitions"])
+    # the second trajectory starts from a later equilibrium configuration, not from the first one
+    assert not np.allclose(trajs[0]["start_positions"], trajs[1]["start_positions"])
+    stored = sorted((tmp_path / "ihs_trajectories").glob("*.npz"))
+    assert len(stored) == 2
+    again = campaign.ihs_trajectories("ci", "ipl", 1.2, n_traj=2, duration_t0=0.1, seed=0, root=tmp_path)
+    np.testing.assert_array_equal(again[1]["energies"], trajs[1]["energies"])
+    with pytest.raises(ValueError, match="n_traj"):
+        campaign.ihs_trajectories("ci", "ipl", 1.2, n_traj=0, duration_t0=0.1, root=tmp_path)
+    with pytest.raises(ValueError, match="duration_t0"):
+        campaign.ihs_trajectories("ci", "ipl", 1.2, n_traj=1, duration_t0=-1, root=tmp_path)
