@@ -57,9 +57,9 @@ for k in list(models) + list(densities):
 # trajectory lengths in t0: long enough for several transitions in IPL, short where hopping is fast (SS, SW take
 # ten times more frames per t0 and hop 10-100 times more often)
 DURATION = {"ci": {"ipl": 1.0, "mblj": 0.5, "ss0.6": 0.05, "ss0.7": 0.05, "ss0.95": 0.1, "sw": 0.05},
-            "default": {"ipl": 4.0, "mblj": 2.0, "ss0.6": 0.2, "ss0.7": 0.3, "ss0.95": 0.5, "sw": 0.2},
-            "paper": {"ipl": 4.0, "mblj": 2.0, "ss0.6": 0.2, "ss0.7": 0.3, "ss0.95": 0.5, "sw": 0.2}}
-N_TRAJ = {"ci": 3, "default": 10, "paper": 10}
+            "default": {"ipl": 0.5, "mblj": 0.1, "ss0.6": 0.02, "ss0.7": 0.02, "ss0.95": 0.03, "sw": 0.02},
+            "paper": {"ipl": 4.0, "mblj": 1.0, "ss0.6": 0.2, "ss0.7": 0.3, "ss0.95": 0.5, "sw": 0.2}}
+N_TRAJ = {"ci": 3, "default": 8, "paper": 10}
 n_traj = N_TRAJ[size] if n_traj is None else int(n_traj)
 durations = dict(DURATION[size]) | dict(duration_t0 or {})
 

@@ -96,6 +96,7 @@ for row, key in enumerate(models):
                   label=f"ξ = {se.xi:.2f} [{se.xi_low:.2f}, {se.xi_high:.2f}]")
         ax.legend(fontsize=8, frameon=False)
     ax.set(xlabel="τ_α / t0", ylabel="D t0 / a0²")
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
 fig.tight_layout()
 plt.show()
 
