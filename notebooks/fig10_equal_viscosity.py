@@ -31,9 +31,9 @@ target_tau = None  # tau_alpha/t0 to match; None: the largest value every model 
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
-import numpy as np
 
 from meso_kernels.campaign import StatePointDynamics, dynamics, match_viscosity
+from meso_kernels.plots import collapse_panels
 from meso_kernels.presets import check_size
 from meso_kernels.statepoints import check_key, label, schedule
 
@@ -49,16 +49,9 @@ for key, r in chosen.items():
 
 # %% tags=["hide-input"]
 fig, (a, b) = plt.subplots(1, 2, figsize=(9.5, 3.8))
-for n, (key, r) in enumerate(chosen.items()):
-    x = r.corr.t / r.t0
-    a.loglog(x, r.corr.msd_total / r.a0 ** 2, color=f"C{n}", label=f"{label(key)}, T = {r.T:g}")
-    b.semilogx(x, r.corr.fs_total, color=f"C{n}")
-tt = np.geomspace(1e-3, 0.3, 10)
-a.loglog(tt, 3 * tt ** 2, "k--", lw=0.8)
-a.set(xlabel="t / t0", ylabel="MSD / a0² (species average)", title="(a)")
-a.legend(fontsize=8, frameon=False)
-b.axhline(0.2, color="k", ls=":", lw=0.8)
-b.set(xlabel="t / t0", ylabel="F_s(q_max, t) (species average)", title="(b)", ylim=(-0.02, 1.02))
+collapse_panels(a, b, chosen, labels={k: label(k) for k in chosen})
+a.set_title("(a) species average")
+b.set_title("(b) species average")
 fig.tight_layout()
 plt.show()
 

@@ -36,6 +36,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from meso_kernels.campaign import StatePointDynamics, dynamics, match_viscosity
+from meso_kernels.plots import collapse_panels
 from meso_kernels.presets import check_size
 from meso_kernels.statepoints import check_key, label, schedule
 
@@ -55,20 +56,14 @@ for key, r in chosen.items():
 
 # %% tags=["hide-input"]
 fig, (a, b, c) = plt.subplots(1, 3, figsize=(13, 3.8))
+collapse_panels(a, b, chosen, labels={k: label(k) for k in chosen})
+a.set_title("(a) species average")
+b.set_title("(b) species average")
 for n, (key, r) in enumerate(chosen.items()):
-    x = r.corr.t / r.t0
-    a.loglog(x, r.corr.msd_total / r.a0 ** 2, color=f"C{n}", label=f"{label(key)}, T = {r.T:g}")
-    b.semilogx(x, r.corr.fs_total, color=f"C{n}")
     rr, P, lag = r.corr.displacement_distribution(r.tau_alpha / 10)
     keep = P > 0  # P(log10 x) = ln(10) x P(x) with x = |Δr|/a0: the distribution of the logarithm of the distance
     c.semilogx(rr[keep] / r.a0, np.log(10) * rr[keep] * P[keep], color=f"C{n}",
                label=f"Δt = {lag / r.tau_alpha:.2f} τ_α")
-tt = np.geomspace(1e-3, 0.3, 10)
-a.loglog(tt, 3 * tt ** 2, "k--", lw=0.8)
-a.set(xlabel="t / t0", ylabel="MSD / a0²", title="(a)")
-a.legend(fontsize=8, frameon=False)
-b.axhline(0.2, color="k", ls=":", lw=0.8)
-b.set(xlabel="t / t0", ylabel="F_s(q_max, t)", title="(b)", ylim=(-0.02, 1.02))
 c.set(xlabel="|Δr| / a0", ylabel="P(log10 |Δr| / a0)", title="(c) after ≈ τ_α/10")
 c.legend(fontsize=8, frameon=False)
 fig.tight_layout()

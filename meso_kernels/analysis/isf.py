@@ -285,7 +285,32 @@ def _lags(times, equal):
     return times[1:] - times[0]
 
 
-class SelfISF:
+class _FrameCorrelator:
+    """What the correlators of stored frames share: the lag grid ``t`` and the origin ``mode``, both raising
+    ``RuntimeError`` before ``compute``."""
+
+    _t = None
+
+    def _require(self):
+        if self._t is None:
+            name = type(self).__name__
+            raise RuntimeError(f"{name} results are not available before compute(); call "
+                               f"{name}(...).compute(frames, times, box) first")
+
+    @property
+    def t(self):
+        """Lag times t > 0 (time), shape (L,): m dt, m = 1..F-1 in window mode; times[1:] - times[0] otherwise."""
+        self._require()
+        return self._t.copy()
+
+    @property
+    def mode(self):
+        """How time origins were averaged: "window" (all origins, equally spaced times) or "first-origin"."""
+        self._require()
+        return self._mode
+
+
+class SelfISF(_FrameCorrelator):
     """Self intermediate scattering function F_s(q, t) per species and total (freud-style object).
 
     Parameters
@@ -359,16 +384,6 @@ class SelfISF:
         return self
 
     # --- results -----------------------------------------------------------------------------------------------
-    def _require(self):
-        if self._t is None:
-            raise RuntimeError("SelfISF results are not available before compute(); call "
-                               "isf.compute(frames, times, box) first")
-
-    @property
-    def t(self):
-        """Lag times t > 0 (time), shape (L,): m dt, m = 1..F-1 in window mode; times[1:] - times[0] otherwise."""
-        self._require()
-        return self._t.copy()
 
     @property
     def fs(self):
@@ -387,12 +402,6 @@ class SelfISF:
         """The wave vectors used (1 / length), shape (K, d) (:func:`wave_vectors` of the box)."""
         self._require()
         return self._kv.copy()
-
-    @property
-    def mode(self):
-        """How time origins were averaged: "window" (all origins, equally spaced times) or "first-origin"."""
-        self._require()
-        return self._mode
 
     def tau_alpha(self, species=0, level=0.2):
         """tau_alpha (time) of ``species``: the time at which its F_s falls to ``level`` (:func:`tau_alpha`).

@@ -22,10 +22,10 @@ regime MSD = d T t^2 from :func:`ballistic_end` (the paper's t_ballistic = 0.1 t
 """
 import numpy as np
 
-from .isf import _lags, _times_array, _trajectory
+from .isf import _FrameCorrelator, _lags, _times_array, _trajectory
 
 
-class MSD:
+class MSD(_FrameCorrelator):
     """Mean-square displacement per species and total (freud-style object).
 
     ``compute(frames, times, box, types=None)`` returns ``self``; inputs and errors are those of
@@ -43,9 +43,6 @@ class MSD:
     >>> m.t.tolist(), m.msd[0].tolist(), m.msd[1].tolist(), m.msd_total.tolist()
     ([1.0, 3.0], [1.0, 9.0], [4.0, 36.0], [2.5, 22.5])
     """
-
-    def __init__(self):
-        self._t = None
 
     def compute(self, frames, times, box=None, types=None):
         """Compute the MSD of a trajectory.
@@ -80,16 +77,6 @@ class MSD:
         self._mode = "window" if equal else "first-origin"
         return self
 
-    def _require(self):
-        if self._t is None:
-            raise RuntimeError("MSD results are not available before compute(); call msd.compute(frames, times, box) "
-                               "first")
-
-    @property
-    def t(self):
-        """Lag times t > 0 (time), shape (L,): m dt, m = 1..F-1 in window mode; times[1:] - times[0] otherwise."""
-        self._require()
-        return self._t.copy()
 
     @property
     def msd(self):
@@ -102,12 +89,6 @@ class MSD:
         """MSD of all particles regardless of species (length^2), shape (L,)."""
         self._require()
         return self._msd_total.copy()
-
-    @property
-    def mode(self):
-        """How time origins were averaged: "window" (all origins, freud) or "first-origin"."""
-        self._require()
-        return self._mode
 
 
 def _freud_window(pos, box):
@@ -122,6 +103,17 @@ def _freud_window(pos, box):
     fbox = freud.box.Box.from_box(box)                 # 2 side lengths -> a 2D box (is2D=True, z column zero)
     m = freud.msd.MSD(fbox, mode="window").compute(p3)  # no images: the positions are already unwrapped
     return np.asarray(m.msd, dtype=float)[1:]
+
+
+def _t_and_msd(t, msd):
+    """Validated (t, msd) float arrays of one shape (ValueError naming the bad one)."""
+    t = _times_array(t)
+    msd = np.asarray(msd, dtype=float)
+    if msd.shape != t.shape:
+        raise ValueError(f"msd must have the shape of t {t.shape}, got {msd.shape}")
+    if not np.all(np.isfinite(msd)):
+        raise ValueError("msd must be finite")
+    return t, msd
 
 
 def diffusion_coefficient(t, msd, dim=3, t_min=None):
@@ -148,12 +140,7 @@ def diffusion_coefficient(t, msd, dim=3, t_min=None):
     >>> round(diffusion_coefficient(t, 6 * 0.3 * t + 0.7), 12)
     0.3
     """
-    t = _times_array(t)
-    msd = np.asarray(msd, dtype=float)
-    if msd.shape != t.shape:
-        raise ValueError(f"msd must have the shape of t {t.shape}, got {msd.shape}")
-    if not np.all(np.isfinite(msd)):
-        raise ValueError("msd must be finite")
+    t, msd = _t_and_msd(t, msd)
     if isinstance(dim, bool) or dim not in (2, 3):
         raise ValueError(f"dim must be 2 or 3 (allowed: 2, 3), got {dim!r}")
     if np.any(np.diff(t) <= 0):
@@ -204,12 +191,7 @@ def ballistic_end(t, msd, T, dim=3, tolerance=0.1):
     >>> round(ballistic_end(t, 2 * 3 * 1.0 * (x - 1 + np.exp(-x)) / 4.0, T=1.0), 4)   # r = 0.9 at x = 0.32474
     0.1624
     """
-    t = _times_array(t)
-    msd = np.asarray(msd, dtype=float)
-    if msd.shape != t.shape:
-        raise ValueError(f"msd must have the shape of t {t.shape}, got {msd.shape}")
-    if not np.all(np.isfinite(msd)):
-        raise ValueError("msd must be finite")
+    t, msd = _t_and_msd(t, msd)
     if isinstance(T, bool) or not isinstance(T, (int, float, np.integer, np.floating)) or not np.isfinite(T) \
             or T <= 0:
         raise ValueError(f"T must be a positive finite temperature, got {T!r}")

@@ -7,24 +7,7 @@ import pytest
 
 from meso_kernels.analysis.isf import SelfISF, fs_per_particle, tau_alpha, wave_vectors
 from meso_kernels.system import System
-
-
-def _free_flight(d, N, T, t, seed, rho=0.9):
-    """x0 + v t with Maxwell-Boltzmann velocities at temperature T (m = k_B = 1): frames (F, N, d), v, box."""
-    rng = np.random.default_rng(seed)
-    L = (N / rho) ** (1 / d)
-    x0 = rng.random((N, d)) * L
-    v = rng.normal(0.0, np.sqrt(T), size=(N, d))
-    return x0 + v * t[:, None, None], v, np.full(d, L)
-
-
-def _random_walk(d, N, D, dt, F, seed, rho=0.9):
-    """Gaussian increments of variance 2 D dt per coordinate: unwrapped frames (F, N, d) and the box."""
-    rng = np.random.default_rng(seed)
-    L = (N / rho) ** (1 / d)
-    steps = rng.normal(0.0, np.sqrt(2 * D * dt), size=(F, N, d))
-    steps[0] = 0.0
-    return rng.random((N, d)) * L + np.cumsum(steps, axis=0), np.full(d, L)
+from synthetic import free_flight as _free_flight, random_walk as _random_walk  # tests/analysis/synthetic.py
 
 
 # --- wave vectors -------------------------------------------------------------------------------------------------

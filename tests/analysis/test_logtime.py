@@ -6,6 +6,7 @@ import pytest
 from meso_kernels.analysis.isf import SelfISF
 from meso_kernels.analysis.logtime import LogTimeCorrelator, log_lags
 from meso_kernels.analysis.msd import MSD
+from synthetic import random_walk  # tests/analysis/synthetic.py
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -48,13 +49,6 @@ class FreeFlight(Playback):
         self.step += n
 
 
-def random_walk(n_frames, N, dim, D, dt, L, seed):
-    rng = np.random.default_rng(seed)
-    steps = rng.normal(0.0, np.sqrt(2 * D * dt), size=(n_frames - 1, N, dim))
-    x = np.concatenate([rng.random((1, N, dim)) * L, steps]).cumsum(axis=0)
-    return x
-
-
 @pytest.mark.parametrize("dim", [2, 3])
 def test_free_flight_fs_and_msd(dim):
     T, dt, q = 1.3, 0.01, 3.0
@@ -87,8 +81,8 @@ def test_free_flight_displacement_distribution_is_maxwellian():
 
 def test_random_walk_msd_fs_and_stationarity():
     D, dt, q = 0.05, 0.1, 4.0
-    frames = random_walk(2001, 1500, 3, D, dt, L=15.0, seed=2)
-    sim = Playback(frames, dt, [15.0] * 3, np.zeros(1500, int))
+    frames, box = random_walk(3, 1500, D, dt, 2001, seed=2)
+    sim = Playback(frames, dt, box, np.zeros(1500, int))
     corr = LogTimeCorrelator(q=q, dt=dt, max_lag=500, origin_interval=50).run(sim, 2000)
     t = corr.t
     np.testing.assert_allclose(corr.msd[0], 6 * D * t, rtol=0.05)
@@ -103,9 +97,8 @@ def test_random_walk_msd_fs_and_stationarity():
 
 def test_same_numbers_as_the_frame_based_correlators():
     dt = 0.05
-    frames = random_walk(121, 300, 3, 0.1, dt, L=8.0, seed=5)
+    frames, box = random_walk(3, 300, 0.1, dt, 121, seed=5, rho=0.6)
     types = np.arange(300) % 3 == 0
-    box = np.full(3, 8.0)
     corr = LogTimeCorrelator(q=5.0, dt=dt, max_lag=60, origin_interval=1, points_per_decade=8)
     corr.run(Playback(frames, dt, box, types.astype(int)), 120)
     times = np.arange(121) * dt

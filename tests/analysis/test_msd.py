@@ -7,21 +7,7 @@ from scipy.optimize import brentq
 from meso_kernels.analysis.msd import MSD, ballistic_end, diffusion_coefficient
 from meso_kernels.analysis.units import ballistic_msd
 from meso_kernels.system import System
-
-
-def _free_flight(d, N, T, t, seed, rho=0.9):
-    rng = np.random.default_rng(seed)
-    L = (N / rho) ** (1 / d)
-    v = rng.normal(0.0, np.sqrt(T), size=(N, d))
-    return rng.random((N, d)) * L + v * t[:, None, None], v, np.full(d, L)
-
-
-def _random_walk(d, N, D, dt, F, seed, rho=0.9):
-    rng = np.random.default_rng(seed)
-    L = (N / rho) ** (1 / d)
-    steps = rng.normal(0.0, np.sqrt(2 * D * dt), size=(F, N, d))
-    steps[0] = 0.0
-    return rng.random((N, d)) * L + np.cumsum(steps, axis=0), np.full(d, L)
+from synthetic import free_flight as _free_flight, random_walk as _random_walk  # tests/analysis/synthetic.py
 
 
 def _brute_window(pos):

@@ -1,0 +1,583 @@
+"""Inherent-structure (IHS) trajectories and the rate of transitions between inherent structures (paper Fig. 5, its
+discussion in Sec. III B and footnote 83; MODELS.md section 9, "IHS trajectories").
+
+A short NVT trajectory is recorded with a small time step (:func:`record_trajectory`; the step is the MD step
+δt for IPL and mBLJ and δt/10 for SS and SW, :func:`ihs_time_step`), every frame is mapped to its inherent
+structure by an instantaneous quench (:func:`meso_kernels.quench.quench`, converged on max_i |F_i|), and a
+*transition* between frames k-1 and k is a jump of the extensive IHS energy
+
+    |U_IHS(k) - U_IHS(k-1)| > eps,   eps = 1e-5 (energy units; the paper's value, footnote 83).
+
+The rate is Γ = n_transitions / duration (per unit time), reported as Γ t_ballistic N0 / N with t_ballistic = 0.1 t0,
+t0 = a0 / sqrt(T), a0 = rho^(-1/d), N0 = 1000 (:func:`reduced_rate`).
+
+Quenching every frame is the brute force (``mode="all"``). ``mode="bisect"`` (the first author's scheme [code]) quenches
+the ends of blocks of frames and bisects only the blocks whose end inherent structures differ; two IHS are the same
+when |ΔU| <= eps and max_i |Δx_i| < x_tol (minimum image). Back-and-forth transitions inside a block whose ends are the
+same IHS are missed, as they are for any finite sampling (footnote 83); transitions between IHS of equal energy are
+never counted (footnote 83).
+
+>>> import numpy as np
+>>> from meso_kernels.analysis.ihs import transitions_from_energies, reduced_rate
+>>> transitions_from_energies([-5.0, -5.0, -5.2, -5.2, -5.2 + 1e-7, -5.0])
+array([2, 5])
+>>> mean, low, high = reduced_rate([2.0, 2.0], N=1000, rho=1.0, T=1.0)   # 2 transitions per unit time, t0 = 1
+>>> round(mean, 12), round(low, 12), round(high, 12)
+(0.2, 0.2, 0.2)
+"""
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..system import System
+
+#: Models whose IHS trajectories use the MD step, and those that use a tenth of it (footnote 83).
+_FULL_STEP = ("ipl", "mblj", "ka")
+_TENTH_STEP = ("ss", "sw")
+MODES = ("bisect", "all")
+#: CG step cap (largest displacement of any particle per line-search step, length units) with which a CG quench lands
+#: in the steepest-descent (gradient-flow) minimum of the frame: measured on N = 64-160 systems (IPL T = 0.8, SS
+#: rho = 0.6 T = 1, mBLJ T = 0.7, SW T = 0.04) against gradient flow with displacements <= 0.002 per step (same
+#: minimum on >= 97 % of frames). The minimiser's own default (0.1) agrees on only 4-76 % of frames and makes
+#: spurious back-and-forth "transitions" (A -> B -> A between consecutive frames).
+BASIN_MAX_STEP = {"ipl": 0.01, "ss": 0.01, "mblj": 0.001, "ka": 0.001, "sw": 0.001}
+METHODS = ("cg", "fire")
+
+
+def _positive(value, name, allowed="a positive finite number"):
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be {allowed}, got {value!r}") from None
+    if isinstance(value, bool) or not math.isfinite(v) or v <= 0:
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+    return v
+
+
+def _count(value, name, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def ihs_time_step(model):
+    """The time step between frames of an IHS trajectory of ``model`` (time units of the model).
+
+    The paper (footnote 83) uses the MD step δt = ``model.state_point.dt`` for IPL and mBLJ and δt/10 for SS and SW,
+    so that back-and-forth transitions between frames are rare. KA is treated like mBLJ.
+
+    >>> from meso_kernels.models import get_model
+    >>> ihs_time_step(get_model("ipl")), ihs_time_step(get_model("ss", rho=0.95)), round(ihs_time_step(get_model("sw")), 6)
+    (0.005, 0.0002, 0.0065)
+    """
+    name = getattr(model, "name", None)
+    if name in _FULL_STEP:
+        return float(model.state_point.dt)
+    if name in _TENTH_STEP:
+        return float(model.state_point.dt) / 10.0
+    raise ValueError(f"ihs_time_step: unknown model name {name!r}; allowed: {', '.join(_FULL_STEP + _TENTH_STEP)}")
+
+
+@dataclass
+class Trajectory:
+    """Frames of a trajectory at fixed box.
+
+    Attributes
+    ----------
+    frames : ndarray (F, N, d)
+        Positions wrapped into [0, L) (length units), particles in the same order in every frame.
+    times : ndarray (F,)
+        Time of each frame (model time units), strictly increasing.
+    box : ndarray (d,)
+        Box side lengths (length), the same for every frame.
+    types : ndarray (N,)
+        Species of each particle.
+    info : dict
+        What produced it (model, T, dt, every, tau, wall time), for provenance.
+
+    >>> import numpy as np
+    >>> tr = Trajectory(np.zeros((3, 2, 3)), [0.0, 0.1, 0.2], [2.0, 2.0, 2.0], [0, 1])
+    >>> tr.n_frames, tr.N, tr.dim, tr.duration
+    (3, 2, 3, 0.2)
+    """
+    frames: np.ndarray
+    times: np.ndarray
+    box: np.ndarray
+    types: np.ndarray
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.frames = np.asarray(self.frames, dtype=float)
+        if self.frames.ndim != 3 or self.frames.shape[0] < 1 or self.frames.shape[2] not in (2, 3):
+            raise ValueError(f"frames must have shape (F, N, d) with F >= 1 and d in (2, 3), got {self.frames.shape} "
+                             "(an empty trajectory has no frames to analyse)")
+        F, N, d = self.frames.shape
+        self.times = np.asarray(self.times, dtype=float)
+        if self.times.shape != (F,):
+            raise ValueError(f"times must have shape ({F},) (one per frame), got {self.times.shape}")
+        if not np.all(np.isfinite(self.times)) or np.any(np.diff(self.times) <= 0):
+            raise ValueError("times must be finite and strictly increasing")
+        box = np.asarray(self.box, dtype=float)
+        if box.ndim == 2:  # one box per frame: accepted only if they are all the same
+            if box.shape != (F, d):
+                raise ValueError(f"box must have shape ({d},) or ({F}, {d}), got {box.shape}")
+            if np.any(box != box[0]):
+                k = int(np.flatnonzero(np.any(box != box[0], axis=1))[0])
+                raise ValueError(f"box: frames must share one box; frame {k} has {box[k].tolist()} but frame 0 "
+                                 f"has {box[0].tolist()}")
+            box = box[0]
+        if box.shape != (d,) or not np.all(np.isfinite(box)) or np.any(box <= 0):
+            raise ValueError(f"box must be {d} positive side lengths, got {box.tolist()}")
+        self.box = box
+        self.types = np.asarray(self.types)
+        if self.types.shape != (N,):
+            raise ValueError(f"types must have shape ({N},), got {self.types.shape}")
+
+    @classmethod
+    def from_systems(cls, systems, times=None):
+        """A trajectory from a sequence of :class:`~meso_kernels.system.System` (same N, types and box).
+        ``times`` defaults to the frame index (then rates are per frame)."""
+        systems = list(systems)
+        if not systems:
+            raise ValueError("systems is empty: an empty trajectory has no frames to analyse")
+        s0 = systems[0]
+        for k, s in enumerate(systems):
+            if not isinstance(s, System):
+                raise ValueError(f"systems[{k}] must be a meso_kernels.system.System, got {type(s).__name__}")
+            if s.N != s0.N or s.dim != s0.dim or np.any(s.types != s0.types):
+                raise ValueError(f"systems[{k}] has other particles (N, d or types) than systems[0]")
+            if np.any(s.box != s0.box):
+                raise ValueError(f"systems: frames must share one box; frame {k} has box {s.box.tolist()} but "
+                                 f"frame 0 has {s0.box.tolist()}")
+        times = np.arange(len(systems), dtype=float) if times is None else times
+        return cls(np.stack([s.positions for s in systems]), times, s0.box, s0.types.copy())
+
+    @property
+    def n_frames(self):
+        return self.frames.shape[0]
+
+    @property
+    def N(self):
+        return self.frames.shape[1]
+
+    @property
+    def dim(self):
+        return self.frames.shape[2]
+
+    @property
+    def duration(self):
+        """times[-1] - times[0] (time units)."""
+        return float(self.times[-1] - self.times[0])
+
+    def system(self, k):
+        """Frame ``k`` as a :class:`~meso_kernels.system.System` (no velocities)."""
+        return System(self.frames[k], self.box, self.types)
+
+
+def record_trajectory(system, model, T, nframes, dt, tau=None, every=1, seed=0, progress=False):
+    """Record an NVT (Nosé–Hoover chain) trajectory for an IHS analysis.
+
+    Parameters
+    ----------
+    system : System with velocities, equilibrated at T (e.g. ``thermalize(...).system``); it is not modified
+    model : the model of ``system``
+    T : temperature (energy units), > 0
+    nframes : number of frames F >= 1; frame 0 is ``system`` itself
+    dt : integration step (model time units), > 0; the paper's choice is :func:`ihs_time_step` (model)
+    tau : Nosé–Hoover coupling time, default ``model.state_point.tau_nh``
+    every : MD steps between stored frames, >= 1 (the paper stores every step)
+    seed : kept in ``info`` for provenance; the dynamics is deterministic given the velocities of ``system``
+    progress : show a tqdm bar
+
+    Returns
+    -------
+    Trajectory with frames (F, N, d) wrapped positions, times k * every * dt (k = 0..F-1), box, types.
+    Memory: 8 F N d bytes.
+
+    >>> from meso_kernels.models import get_model
+    >>> from meso_kernels.initial import random_configuration, maxwell_boltzmann
+    >>> m = get_model("ipl")
+    >>> s = random_configuration(m, 128, 0.82, seed=1)
+    >>> s.velocities = maxwell_boltzmann(s.N, s.dim, 1.0, seed=1)
+    >>> tr = record_trajectory(s, m, T=1.0, nframes=5, dt=0.002, every=2)
+    >>> tr.frames.shape, tr.times.tolist()
+    ((5, 128, 3), [0.0, 0.004, 0.008, 0.012, 0.016])
+    """
+    from ..integrate import NoseHoover
+
+    if not isinstance(system, System):
+        raise ValueError(f"system must be a meso_kernels.system.System, got {type(system).__name__}")
+    if system.velocities is None:
+        raise ValueError("system has no velocities (velocities=None): record_trajectory continues an equilibrated "
+                         "run; pass e.g. thermalize(...).system, or set maxwell_boltzmann velocities and thermalise")
+    T = _positive(T, "T", "a positive temperature")
+    dt = _positive(dt, "dt", "a positive time step")
+    nframes = _count(nframes, "nframes")
+    every = _count(every, "every")
+    tau = model.state_point.tau_nh if tau is None else _positive(tau, "tau", "a positive coupling time")
+    sim = NoseHoover(system, model, dt=dt, T=T, tau=tau, seed=seed)
+    box = sim.box.copy()
+    frames = np.empty((nframes,) + system.positions.shape)
+    frames[0] = system.positions
+    k = [1]
+
+    def store(s):
+        frames[k[0]] = np.mod(s.x, box)
+        k[0] += 1
+
+    t0 = time.perf_counter()
+    sim.run((nframes - 1) * every, callback=store, every=every, progress=progress)
+    # np.mod can round a tiny negative coordinate up to L: fold it back into [0, L)
+    frames[frames >= box] -= np.broadcast_to(box, frames.shape)[frames >= box]
+    times = np.arange(nframes) * every * dt
+    info = dict(model=model.describe(), T=T, dt=dt, every=every, tau=tau, seed=seed,
+                wall_time=time.perf_counter() - t0)
+    return Trajectory(frames, times, box, system.types.copy(), info)
+
+
+def transitions_from_energies(U, eps=1e-5):
+    """Indices k (1 <= k < F) where the IHS energy jumps between frames k-1 and k: |U[k] - U[k-1]| > eps.
+
+    U : IHS energies per frame, shape (F,), extensive (energy units); eps > 0 (energy units; paper: 1e-5).
+
+    >>> transitions_from_energies([1.0, 1.0, 1.5, 1.5 + 2e-6, 1.0], eps=1e-5)
+    array([2, 4])
+    >>> transitions_from_energies([1.0, 1.0, 1.5, 1.5 + 2e-6, 1.0], eps=1e-6)
+    array([2, 3, 4])
+    """
+    eps = _positive(eps, "eps", "a positive energy threshold")
+    U = np.asarray(U, dtype=float)
+    if U.ndim != 1:
+        raise ValueError(f"U must be one-dimensional (one energy per frame), got shape {U.shape}")
+    if not np.all(np.isfinite(U)):
+        raise ValueError("U must be finite")
+    return np.flatnonzero(np.abs(np.diff(U)) > eps) + 1
+
+
+def single_frame_excursions(U, eps=1e-5):
+    """Frames k (1 <= k < F-1) whose IHS energy differs from both neighbours by more than ``eps`` while the
+    neighbours agree within ``eps``: one-frame visits A -> B -> A. Many of them in a brute-force run (``mode="all"``)
+    signal a minimiser that does not follow the steepest-descent basins (see :data:`BASIN_MAX_STEP`); bisection
+    cannot see them (footnote 83).
+
+    >>> single_frame_excursions([0.0, 0.0, 1.0, 0.0, 2.0, 3.0]).tolist()
+    [2]
+    """
+    eps = _positive(eps, "eps", "a positive energy threshold")
+    U = np.asarray(U, dtype=float)
+    if U.ndim != 1:
+        raise ValueError(f"U must be one-dimensional (one energy per frame), got shape {U.shape}")
+    a, b, c = U[:-2], U[1:-1], U[2:]
+    return np.flatnonzero((np.abs(b - a) > eps) & (np.abs(b - c) > eps) & (np.abs(c - a) <= eps)) + 1
+
+
+def _ballistic_time(N, rho, T, dim, ballistic):
+    N = _positive(N, "N", "a positive particle number")
+    rho = _positive(rho, "rho", "a positive density")
+    T = _positive(T, "T", "a positive temperature")
+    if dim not in (2, 3) or isinstance(dim, bool):
+        raise ValueError(f"dim must be 2 or 3, got {dim!r}")
+    ballistic = _positive(ballistic, "ballistic", "a positive fraction of t0")
+    a0 = rho ** (-1.0 / dim)
+    return ballistic * a0 / math.sqrt(T), N
+
+
+def reduced_time(times, N, rho, T, dim=3, N0=1000, ballistic=0.1):
+    """Fig. 5(a)'s abscissa N t / (N0 t_ballistic), t_ballistic = ``ballistic`` t0, t0 = a0/sqrt(T), a0 = rho^(-1/d).
+
+    >>> reduced_time([0.0, 0.1], N=2000, rho=1.0, T=1.0).tolist()
+    [0.0, 2.0]
+    """
+    tb, N = _ballistic_time(N, rho, T, dim, ballistic)
+    N0 = _positive(N0, "N0", "a positive particle number")
+    return np.asarray(times, dtype=float) * N / (N0 * tb)
+
+
+def reduced_rate(rates, N, rho, T, dim=3, N0=1000, ballistic=0.1, confidence=0.9, seed=0):
+    """Fig. 5(b): the reduced IHS transition rate Γ t_ballistic N0 / N, mean over trajectories with a bootstrap CI.
+
+    Parameters
+    ----------
+    rates : Γ of each trajectory (transitions per unit time, e.g. ``IHSTrajectory.rate``), shape (n,)
+    N, rho, T, dim : particles, number density, temperature, dimension; a0 = rho^(-1/dim), t0 = a0 / sqrt(T)
+    N0 : reference system size (paper: 1000); ballistic : t_ballistic / t0 (paper: 0.1, Appendix D 1)
+    confidence : level of the BCa bootstrap interval (paper: 0.9; :func:`meso_kernels.analysis.stats.mean_ci`)
+    seed : bootstrap seed
+
+    Returns
+    -------
+    (mean, low, high) of Γ t_ballistic N0 / N. With one trajectory the interval is (nan, nan).
+
+    >>> m, lo, hi = reduced_rate([1.0, 2.0, 3.0, 2.5], N=500, rho=1.0, T=4.0)   # t_ballistic = 0.05
+    >>> round(m, 10), bool(lo <= m <= hi)
+    (0.2125, True)
+    """
+    from .stats import mean_ci
+
+    tb, N = _ballistic_time(N, rho, T, dim, ballistic)
+    N0 = _positive(N0, "N0", "a positive particle number")
+    r = np.asarray(rates, dtype=float).ravel()
+    if r.size == 0:
+        raise ValueError("rates is empty: give the rate of at least one trajectory")
+    if not np.all(np.isfinite(r)) or np.any(r < 0):
+        raise ValueError("rates must be finite and >= 0")
+    x = r * tb * N0 / N
+    if x.size == 1:
+        return float(x[0]), math.nan, math.nan
+    return mean_ci(x, confidence=confidence, seed=seed)
+
+
+class IHSTrajectory:
+    """Inherent structures along a trajectory and the transitions between them (paper Fig. 5, footnote 83).
+
+    Parameters
+    ----------
+    model : the model of the trajectory
+    eps : energy threshold (extensive, energy units) of a transition |ΔU_IHS| > eps, > 0; paper 1e-5
+    ftol : quench convergence on max_i |F_i| (force units), > 0
+    method : quench minimiser, "cg" or "fire" (:func:`meso_kernels.quench.quench`)
+    max_step : largest displacement of any particle in one minimiser step (length units). Default (None): the
+        model's entry of :data:`BASIN_MAX_STEP` (0.01 for IPL and SS, 0.001 for mBLJ, KA and SW), with which a CG
+        quench reaches the steepest-descent minimum of the frame; a larger cap lets the line search jump into a
+        neighbouring basin and inflates the transition count several-fold (FIRE's inertia does the same)
+    mode : "bisect" (quench block ends, bisect blocks whose end IHS differ) or "all" (quench every frame)
+    x_tol : bisect mode: two IHS are the same when |ΔU| <= eps and max_i |x_i - x'_i| < x_tol (Euclidean norm per
+        particle, minimum image; length units); the first author's criterion [code]
+    block : bisect mode: frames per starting block (>= 1); frames 0, block, 2 block, ... and the last are always
+        quenched, so the result depends little on it as long as a block is short against the time between
+        back-and-forth transitions
+    max_unconverged : largest tolerated fraction of quenches that miss ``ftol`` (their energies are still used and
+        their frames listed in ``unconverged``); more raises RuntimeError after the run
+    max_steps : iteration limit per quench
+    options : further keyword arguments of the minimiser (:func:`meso_kernels.minimize.cg` or ``fire``)
+
+    Every quench starts from the MD frame itself (quenches are never chained from the previous IHS). In bisect mode
+    frames that were not quenched take the IHS energy of their block's start, so ``energies`` is a step curve; a
+    back-and-forth transition A -> B -> A inside a block whose ends are both A is missed (as it is between any two
+    sampled frames: footnote 83).
+
+    ``compute(trajectory)`` returns ``self``; results (``times``, ``energies``, ``quenched``, ``transitions``,
+    ``n_transitions``, ``excursions``, ``n_quenches``, ``n_unconverged``, ``unconverged``, ``duration``, ``rate``,
+    ``wall_time``)
+    raise RuntimeError before it.
+
+    >>> import numpy as np
+    >>> from meso_kernels.models import get_model
+    >>> from meso_kernels.initial import random_configuration
+    >>> from meso_kernels.quench import quench
+    >>> m = get_model("ipl")
+    >>> ihs, _ = quench(random_configuration(m, 128, 0.82, seed=2), m, ftol=1e-8)
+    >>> rng = np.random.default_rng(0)
+    >>> def jiggle(x):                       # a small random displacement with no centre-of-mass shift
+    ...     dx = rng.normal(0.0, 0.01, x.shape)
+    ...     return np.mod(x + dx - dx.mean(axis=0), ihs.box)
+    >>> jiggled = [System(jiggle(ihs.positions), ihs.box, ihs.types) for k in range(9)]   # one basin, 9 frames
+    >>> res = IHSTrajectory(m, block=4).compute(Trajectory.from_systems(jiggled))
+    >>> res.n_transitions, res.n_quenches, res.quenched.nonzero()[0].tolist()
+    (0, 3, [0, 4, 8])
+    """
+
+    def __init__(self, model, eps=1e-5, ftol=1e-8, method="cg", mode="bisect", x_tol=1e-5, block=8,
+                 max_step=None, max_unconverged=0.01, max_steps=100_000, options=None):
+        self.model = model
+        self.eps = _positive(eps, "eps", "a positive energy threshold (paper: 1e-5)")
+        self.ftol = _positive(ftol, "ftol", "a positive force tolerance")
+        if method not in METHODS:
+            raise ValueError(f"unknown method={method!r}; allowed: {', '.join(METHODS)}")
+        if mode not in MODES:
+            raise ValueError(f"unknown mode={mode!r}; allowed: {', '.join(MODES)}")
+        self.method, self.mode = method, mode
+        self.x_tol = _positive(x_tol, "x_tol", "a positive distance")
+        self.block = _count(block, "block")
+        if isinstance(max_unconverged, bool) or not (0.0 <= float(max_unconverged) <= 1.0):
+            raise ValueError(f"max_unconverged must be a fraction in [0, 1], got {max_unconverged!r}")
+        self.max_unconverged = float(max_unconverged)
+        self.max_steps = _count(max_steps, "max_steps")
+        if max_step is None:
+            max_step = BASIN_MAX_STEP.get(getattr(model, "name", None), 0.001)
+        self.max_step = _positive(max_step, "max_step", "a positive distance (CG/FIRE step cap)")
+        if options is not None and not isinstance(options, dict):
+            raise ValueError(f"options must be a dict of minimiser options (e.g. {{'restart_every': 50}}) or None, "
+                             f"got {type(options).__name__}")
+        clash = sorted(set(options or {}) & {"ftol", "max_steps", "max_step"})
+        if clash:
+            raise ValueError(f"options must not hold {clash}: pass them as IHSTrajectory parameters")
+        self.options = dict(options or {})
+        self._U = None
+
+    def __repr__(self):
+        head = (f"IHSTrajectory(model={self.model.name!r}, mode={self.mode!r}, eps={self.eps:g}, ftol={self.ftol:g}, "
+                f"method={self.method!r}, max_step={self.max_step:g}, x_tol={self.x_tol:g}, block={self.block})")
+        if self._U is None:
+            return head + " [not computed]"
+        return (f"{head}: {self.n_frames} frames over t = {self.duration:.6g}, {self.n_quenches} quenches "
+                f"({self.n_unconverged} unconverged) in {self.wall_time:.1f} s, {self.n_transitions} transitions "
+                f"({self.excursions.size} one-frame excursions), "
+                f"rate {self.rate:.6g} per unit time")
+
+    # --- computation ---------------------------------------------------------------------------------------------
+    def compute(self, trajectory, progress=False):
+        """Quench frames of ``trajectory`` (a :class:`Trajectory` or a sequence of System with one box; needs
+        F >= 2 frames) and locate the IHS transitions. ``progress`` shows a tqdm bar of quenches. Returns self."""
+        from ..quench import quench
+
+        if not isinstance(trajectory, Trajectory):
+            if isinstance(trajectory, System):
+                raise ValueError("trajectory must be a Trajectory or a sequence of System, got a single System")
+            trajectory = Trajectory.from_systems(trajectory)
+        F = trajectory.n_frames
+        if F < 2:
+            raise ValueError(f"trajectory has {F} frame: transitions need at least 2 frames")
+        trajectory.system(0).check_model(self.model)
+        box = trajectory.box
+        U = np.full(F, np.nan)
+        quenched = np.zeros(F, dtype=bool)
+        X = {}
+        unconverged = []
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=F if self.mode == "all" else None, desc="IHS quenches", unit="quench")
+        t_start = time.perf_counter()
+
+        def do(k):
+            if quenched[k]:
+                return
+            ihs, res = quench(trajectory.system(k), self.model, method=self.method, ftol=self.ftol,
+                              max_steps=self.max_steps, max_step=self.max_step, **self.options)
+            U[k] = res.energy
+            X[k] = ihs.positions
+            quenched[k] = True
+            if not res.converged:
+                unconverged.append(k)
+            if bar is not None:
+                bar.update(1)
+
+        def same(a, b):
+            if abs(U[a] - U[b]) > self.eps:
+                return False
+            dx = X[a] - X[b]
+            dx -= box * np.round(dx / box)
+            return bool(np.max(np.einsum("ij,ij->i", dx, dx)) < self.x_tol ** 2)
+
+        if self.mode == "all":
+            for k in range(F):
+                do(k)
+                X.pop(k)
+        else:
+            ends = list(range(0, F - 1, self.block)) + [F - 1]
+            stack = [(a, b) for a, b in zip(ends[:-1], ends[1:])][::-1]
+            while stack:
+                a, b = stack.pop()
+                do(a)
+                do(b)
+                if b - a <= 1:
+                    continue
+                if same(a, b):
+                    U[a + 1:b] = U[a]
+                    continue
+                m = (a + b) // 2
+                stack.append((m, b))
+                stack.append((a, m))
+                # keep only what later comparisons need: the ends of blocks still on the stack
+                if len(X) > 4 * len(stack) + 16:
+                    need = {i for p in stack for i in p}
+                    for i in [i for i in X if i not in need]:
+                        del X[i]
+        if bar is not None:
+            bar.close()
+        self._U = U
+        self._times = trajectory.times.copy()
+        self._quenched = quenched
+        self._unconverged = np.array(sorted(unconverged), dtype=np.int64)
+        self._wall = time.perf_counter() - t_start
+        self._F = F
+        n_bad = len(self._unconverged)
+        if n_bad > self.max_unconverged * self.n_quenches:
+            raise RuntimeError(f"{n_bad} of {self.n_quenches} quenches did not reach max|F_i| < ftol = {self.ftol:g} "
+                               f"(frames {self._unconverged[:10].tolist()}...; allowed fraction max_unconverged = "
+                               f"{self.max_unconverged}): raise max_steps, loosen ftol or try method='fire'")
+        return self
+
+    # --- results -------------------------------------------------------------------------------------------------
+    def _require(self):
+        if self._U is None:
+            raise RuntimeError("IHSTrajectory results are not available before compute(); call .compute(trajectory)")
+
+    @property
+    def n_frames(self):
+        """Number of frames F."""
+        self._require()
+        return self._F
+
+    @property
+    def times(self):
+        """Frame times, shape (F,) (time units)."""
+        self._require()
+        return self._times.copy()
+
+    @property
+    def energies(self):
+        """U_IHS per frame, shape (F,) (extensive, energy units). In bisect mode a frame that was not quenched
+        carries the energy of its block's first frame (a step curve)."""
+        self._require()
+        return self._U.copy()
+
+    @property
+    def quenched(self):
+        """Which frames were quenched, bool (F,)."""
+        self._require()
+        return self._quenched.copy()
+
+    @property
+    def n_quenches(self):
+        self._require()
+        return int(self._quenched.sum())
+
+    @property
+    def unconverged(self):
+        """Frames whose quench missed ftol (their energies are used)."""
+        self._require()
+        return self._unconverged.copy()
+
+    @property
+    def n_unconverged(self):
+        self._require()
+        return int(self._unconverged.size)
+
+    @property
+    def transitions(self):
+        """Indices k (1 <= k < F) with |U_IHS(k) - U_IHS(k-1)| > eps: the IHS changed between frames k-1 and k."""
+        self._require()
+        return transitions_from_energies(self._U, self.eps)
+
+    @property
+    def n_transitions(self):
+        self._require()
+        return int(self.transitions.size)
+
+    @property
+    def excursions(self):
+        """Frames visited for a single frame between two frames of one IHS energy (A -> B -> A); meaningful where
+        consecutive frames were quenched (mode "all"). See :func:`single_frame_excursions`."""
+        self._require()
+        return single_frame_excursions(self._U, self.eps)
+
+    @property
+    def duration(self):
+        """Time spanned, times[-1] - times[0] (time units)."""
+        self._require()
+        return float(self._times[-1] - self._times[0])
+
+    @property
+    def rate(self):
+        """Γ = n_transitions / duration (transitions per unit time); :func:`reduced_rate` makes it Fig. 5(b)'s."""
+        return self.n_transitions / self.duration
+
+    @property
+    def wall_time(self):
+        """Seconds spent in compute()."""
+        self._require()
+        return self._wall
