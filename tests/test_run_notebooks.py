@@ -187,8 +187,9 @@ def test_environment_yml_mirrors_pyproject():
     env = yaml.safe_load((REPO / "environment.yml").read_text())
     have = {}
     for dep in env["dependencies"]:
-        if isinstance(dep, str):
-            name, spec = split(dep)
+        # conda packages are strings; pip-only packages sit in a {"pip": [...]} entry (minus the editable install)
+        for item in ([dep] if isinstance(dep, str) else [p for p in dep.get("pip", []) if not p.startswith("-e")]):
+            name, spec = split(item)
             have[name] = spec
     for req in wanted:
         name, spec = split(req)
