@@ -26,7 +26,11 @@
 #   (`match_viscosity` on the runs of Fig. 9), and likewise for SS at three densities;
 # * from the equilibrated liquid, `n_traj` trajectories separated by τ_α of dynamics are recorded with the MD step
 #   δt (IPL, mBLJ) or δt/10 (SS, SW), as in the paper's footnote 83;
-# * frames are quenched by conjugate gradients to max|F_i| < 1e-8; a transition is |ΔU_IHS| > 1e-5 (extensive);
+# * frames are quenched by conjugate gradients to max|F_i| < 1e-8, with every minimiser step capped (0.01 for IPL
+#   and SS, 0.001 for mBLJ and SW: `ihs.BASIN_MAX_STEP`) so that the quench ends in the steepest-descent basin of the
+#   frame; with the minimiser's usual cap of 0.1 the line search hops into neighbouring basins and consecutive frames
+#   flicker between two minima, which inflates the count several-fold (a test shows it). A transition is
+#   |ΔU_IHS| > 1e-5 (extensive);
 #   instead of quenching every frame, blocks of 64 frames are bisected down to single steps wherever their end
 #   inherent structures differ (`IHSTrajectory(mode="bisect")`), which the tests show finds the same transitions as
 #   quenching every frame;
@@ -56,7 +60,7 @@ for k in list(models) + list(densities):
     check_key(k)
 # trajectory lengths in t0: long enough for several transitions in IPL, short where hopping is fast (SS, SW take
 # ten times more frames per t0 and hop 10-100 times more often)
-DURATION = {"ci": {"ipl": 1.0, "mblj": 0.5, "ss0.6": 0.05, "ss0.7": 0.05, "ss0.95": 0.1, "sw": 0.05},
+DURATION = {"ci": {"ipl": 0.1, "mblj": 0.05, "ss0.6": 0.01, "ss0.7": 0.01, "ss0.95": 0.01, "sw": 0.01},
             "default": {"ipl": 0.5, "mblj": 0.1, "ss0.6": 0.02, "ss0.7": 0.02, "ss0.95": 0.03, "sw": 0.02},
             "paper": {"ipl": 4.0, "mblj": 1.0, "ss0.6": 0.2, "ss0.7": 0.3, "ss0.95": 0.5, "sw": 0.2}}
 N_TRAJ = {"ci": 3, "default": 8, "paper": 10}
