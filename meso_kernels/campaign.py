@@ -229,3 +229,16 @@ def ihs_trajectories(size, key, T, n_traj, duration_t0, seed=0, root=None, block
 
         out.append(cached("ihs_trajectories", params, compute, seed=seed, root=root))
     return out
+
+
+def structure_factor_peak(runs, q_range=(3.0, 10.0), bins=120, q_max=12.0):
+    """q_max check (MODELS.md section 9, Table I): the first peak of S(q) of the large species, pooled over the final
+    configurations of the stored runs ``runs`` (a list of :class:`StatePointDynamics` of one model, one box).
+    Returns ``(q_peak, n_configurations)``; :class:`~meso_kernels.analysis.sq.StructureFactor` (freud) computes S(q)."""
+    from .analysis.sq import StructureFactor
+    if not runs:
+        raise ValueError("runs is empty: give the state points of one model")
+    large = runs[0].large
+    systems = [final_system(r.arrays) for r in runs]
+    sq = StructureFactor(q_max=q_max, bins=bins).compute(systems, pairs=[(large, large)])
+    return sq.first_peak(species=large, q_range=q_range)[0], len(systems)

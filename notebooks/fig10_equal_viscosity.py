@@ -68,15 +68,11 @@ plt.show()
 # with the tabulated value.
 
 # %% tags=["hide-input"]
-from meso_kernels.analysis.sq import StructureFactor
-from meso_kernels.campaign import final_system
+from meso_kernels.campaign import structure_factor_peak
 
-print(f"{'model':>9s} {'large':>5s} {'q_max S(q)':>10s} {'Table I':>8s} {'diff':>7s}  configurations")
+print(f"{'model':>9s} {'q_max S(q)':>10s} {'Table I':>8s} {'diff':>7s}  configurations")
 for key, rs in runs.items():
-    r0 = rs[0]
-    systems = [final_system(r.arrays) for r in rs]
-    sq = StructureFactor(q_max=12.0, bins=120).compute(systems, pairs=[(r0.large, r0.large)])
-    q_peak, _ = sq.first_peak(species=r0.large, q_range=(3.0, 10.0))
-    q_table = r0.corr.q
-    print(f"{label(key):>9s} {r0.large:5d} {q_peak:10.2f} {q_table:8.2f} {100 * (q_peak / q_table - 1):+6.1f}%  "
-          f"{len(systems)} (N = {systems[0].N})")
+    q_peak, n_conf = structure_factor_peak(rs)
+    q_table = rs[0].corr.q
+    print(f"{label(key):>9s} {q_peak:10.2f} {q_table:8.2f} {100 * (q_peak / q_table - 1):+6.1f}%  "
+          f"{n_conf} (N = {rs[0].arrays['N']})")

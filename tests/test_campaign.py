@@ -98,3 +98,11 @@ def test_ihs_trajectories_chain_and_resume(tmp_path):
         campaign.ihs_trajectories("ci", "ipl", 1.2, n_traj=0, duration_t0=0.1, root=tmp_path)
     with pytest.raises(ValueError, match="duration_t0"):
         campaign.ihs_trajectories("ci", "ipl", 1.2, n_traj=1, duration_t0=-1, root=tmp_path)
+
+
+def test_structure_factor_peak_near_table_one(small_run):
+    # one hot 128-particle configuration: the large-species peak of IPL (Table I: 6.35) within a bin or two
+    q, n = campaign.structure_factor_peak([StatePointDynamics("ipl", small_run)], bins=60)
+    assert n == 1 and abs(q - 6.35) < 0.6
+    with pytest.raises(ValueError, match="runs is empty"):
+        campaign.structure_factor_peak([])
