@@ -203,19 +203,20 @@ def ihs_trajectories(size, key, T, n_traj, duration_t0, seed=0, root=None, block
     spacing_steps = max(1, int(round(spacing / sp.dt)))
     sched = schedule(size, key)
     out = []
-    start = final_system(dyn.arrays)
     for k in range(int(n_traj)):
-        if k > 0:
-            prev = out[-1]
-            s = System(prev["start_positions"], prev["box"], prev["types"], prev["start_velocities"])
-            sim = NoseHoover(s, model, dt=sp.dt, T=T, tau=sp.tau_nh)
-            sim.run(spacing_steps)
-            start = sim.system
         params = {"key": key, "T": float(T), "N": sched.N, "dynamics_seed": seed, "index": k,
                   "duration_t0": float(duration_t0), "nframes": nframes, "dt": dt_ihs, "spacing_steps": spacing_steps,
                   "block": block, "eps": 1e-5, "ftol": 1e-8, "x_tol": 1e-5, "version": IHS_VERSION}
 
-        def compute(start=start, k=k):
+        def compute(k=k):
+            if k == 0:
+                start = final_system(dyn.arrays)
+            else:  # tau_alpha of NVT dynamics on from the start of the previous trajectory (run only when computing)
+                prev = out[-1]
+                s = System(prev["start_positions"], prev["box"], prev["types"], prev["start_velocities"])
+                sim = NoseHoover(s, model, dt=sp.dt, T=T, tau=sp.tau_nh)
+                sim.run(spacing_steps)
+                start = sim.system
             traj = record_trajectory(start, model, T, nframes, dt=dt_ihs, seed=k)
             res = IHSTrajectory(model, eps=1e-5, ftol=1e-8, x_tol=1e-5, block=block).compute(traj,
                                                                                            progress=progress)
