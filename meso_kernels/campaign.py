@@ -243,3 +243,16 @@ def structure_factor_peak(runs, q_range=(3.0, 10.0), bins=120, q_max=12.0):
     systems = [final_system(r.arrays) for r in runs]
     sq = StructureFactor(q_max=q_max, bins=bins).compute(systems, pairs=[(large, large)])
     return sq.first_peak(species=large, q_range=q_range)[0], len(systems)
+
+
+def structure_factor_table(runs, label=str, reference="Table I"):
+    """Text table of :func:`structure_factor_peak` for several models: ``runs`` is a dict key -> list of
+    :class:`StatePointDynamics`; each row gives the S(q) peak, the q_max used for F_s (the paper's table) and their
+    relative difference. ``label`` turns a key into a row name."""
+    lines = [f"{'model':>10s} {'q_max S(q)':>10s} {reference:>9s} {'diff':>7s}  configurations"]
+    for key, rs in runs.items():
+        q_peak, n_conf = structure_factor_peak(rs)
+        q_table = rs[0].corr.q
+        lines.append(f"{label(key):>10s} {q_peak:10.2f} {q_table:9.2f} {100 * (q_peak / q_table - 1):+6.1f}%  "
+                     f"{n_conf} (N = {int(rs[0].arrays['N'])})")
+    return "\n".join(lines)

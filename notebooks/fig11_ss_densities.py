@@ -80,11 +80,6 @@ plt.show()
 # large species' S(q), pooled over the final configurations of the stored runs at each density, is the check.
 
 # %% tags=["hide-input"]
-from meso_kernels.campaign import structure_factor_peak
+from meso_kernels.campaign import structure_factor_table
 
-print(f"{'density':>10s} {'q_max S(q)':>10s} {'Table III':>9s} {'diff':>7s}  configurations")
-for key, rs in runs.items():
-    q_peak, n_conf = structure_factor_peak(rs)
-    q_table = rs[0].corr.q
-    print(f"{label(key):>10s} {q_peak:10.2f} {q_table:9.2f} {100 * (q_peak / q_table - 1):+6.1f}%  "
-          f"{n_conf} (N = {rs[0].arrays['N']})")
+print(structure_factor_table(runs, label=label, reference="Table III"))

@@ -105,6 +105,7 @@ def test_ihs_trajectories_chain_and_resume(tmp_path):
 def test_structure_factor_peak_near_table_one(small_run):
     # one hot 128-particle configuration: the large-species peak of IPL (Table I: 6.35) within a bin or two
     q, n = campaign.structure_factor_peak([StatePointDynamics("ipl", small_run)], bins=60)
+    assert "Table I" in campaign.structure_factor_table({"ipl": [StatePointDynamics("ipl", small_run)]})
     assert n == 1 and abs(q - 6.35) < 0.6
     with pytest.raises(ValueError, match="runs is empty"):
         campaign.structure_factor_peak([])
