@@ -44,7 +44,7 @@ seed = 0
 models = ["ipl", "mblj", "ss0.6", "sw"]  # panel (a, b): keys of meso_kernels.statepoints
 densities = ["ss0.6", "ss0.7", "ss0.95"]  # panels (c, d)
 n_traj = None  # trajectories per state point; None: the size's default
-duration_t0 = None  # dict key -> trajectory length in t0, or None for the size's defaults
+duration_t0 = None  # dict: model key to trajectory length in t0; None: the size defaults
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt

@@ -33,7 +33,7 @@
 size = "ci"
 seed = 0
 models = ["ipl", "mblj", "ss0.6", "sw"]  # keys of meso_kernels.statepoints (ipl, mblj, ss0.6, ss0.7, ss0.95, sw)
-min_tau_fit = 2.0  # fit the Stokes-Einstein exponent on state points with tau_alpha/t0 >= this
+min_tau_fit = 2.0  # fit the Stokes-Einstein exponent on state points with tau_alpha/t0 at least this
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
