@@ -173,10 +173,10 @@ def match_viscosity(runs, target=None):
 
 
 #: bump when the IHS-trajectory computation changes in a way that changes stored results
-IHS_VERSION = 1
+IHS_VERSION = 2
 
 
-def ihs_trajectories(size, key, T, n_traj, duration_t0, seed=0, root=None, block=64, progress=False):
+def ihs_trajectories(size, key, T, n_traj, duration_t0, seed=0, root=None, block=64, max_step=None, progress=False):
     """Fig. 5: ``n_traj`` inherent-structure trajectories of model ``key`` at the scheduled temperature T, each
     ``duration_t0`` t0 long, recorded with :func:`~meso_kernels.analysis.ihs.ihs_time_step` and analysed in bisect
     mode (:class:`~meso_kernels.analysis.ihs.IHSTrajectory`).
@@ -184,8 +184,9 @@ def ihs_trajectories(size, key, T, n_traj, duration_t0, seed=0, root=None, block
     Trajectory 0 starts from the final configuration of the stored :func:`dynamics` run at (key, T); trajectory k
     starts after τ_α of NVT dynamics (model δt) from the start of trajectory k − 1, so the starts are nearly
     independent equilibrium configurations. Each trajectory is cached on its own under ``<root>/ihs_trajectories``
-    (a killed campaign resumes at the first missing one). Returns a list of dicts (energies, times, quenched,
-    transitions, n_quenches, rate, duration, start configuration)."""
+    (a killed campaign resumes at the first missing one). ``max_step`` caps every minimiser step (default: the
+    model's :data:`~meso_kernels.analysis.ihs.BASIN_MAX_STEP`) and is part of the stored parameters. Returns a list
+    of dicts (energies, times, quenched, transitions, n_quenches, rate, duration, start configuration)."""
     from .analysis.ihs import IHSTrajectory, ihs_time_step, record_trajectory
     from .integrate import NoseHoover
     from .system import System
@@ -198,6 +199,7 @@ def ihs_trajectories(size, key, T, n_traj, duration_t0, seed=0, root=None, block
     dyn = StatePointDynamics(key, dynamics(size, key, T, seed=seed, root=root))
     model, sp = dyn.model, dyn.model.state_point
     dt_ihs = ihs_time_step(model)
+    max_step = IHSTrajectory(model, max_step=max_step).max_step  # resolves the default, validates an override
     nframes = int(round(duration_t0 * dyn.t0 / dt_ihs)) + 1
     spacing = dyn.tau_alpha if np.isfinite(dyn.tau_alpha) else 10 * dyn.t0
     spacing_steps = max(1, int(round(spacing / sp.dt)))
@@ -206,7 +208,8 @@ def ihs_trajectories(size, key, T, n_traj, duration_t0, seed=0, root=None, block
     for k in range(int(n_traj)):
         params = {"key": key, "T": float(T), "N": sched.N, "dynamics_seed": seed, "index": k,
                   "duration_t0": float(duration_t0), "nframes": nframes, "dt": dt_ihs, "spacing_steps": spacing_steps,
-                  "block": block, "eps": 1e-5, "ftol": 1e-8, "x_tol": 1e-5, "version": IHS_VERSION}
+                  "block": block, "eps": 1e-5, "ftol": 1e-8, "x_tol": 1e-5, "max_step": max_step,
+                  "version": IHS_VERSION}
 
         def compute(k=k):
             if k == 0:
@@ -218,15 +221,15 @@ def ihs_trajectories(size, key, T, n_traj, duration_t0, seed=0, root=None, block
                 sim.run(spacing_steps)
                 start = sim.system
             traj = record_trajectory(start, model, T, nframes, dt=dt_ihs, seed=k)
-            res = IHSTrajectory(model, eps=1e-5, ftol=1e-8, x_tol=1e-5, block=block).compute(traj,
-                                                                                           progress=progress)
+            res = IHSTrajectory(model, eps=1e-5, ftol=1e-8, x_tol=1e-5, block=block,
+                                max_step=max_step).compute(traj, progress=progress)
             return {"energies": res.energies, "times": res.times, "quenched": res.quenched,
                     "transitions": res.transitions, "n_quenches": np.array(res.n_quenches),
                     "n_unconverged": np.array(res.n_unconverged), "rate": np.array(res.rate),
                     "duration": np.array(res.duration), "wall_time": np.array(res.wall_time),
                     "start_positions": start.positions, "start_velocities": start.velocities,
                     "types": start.types, "box": start.box, "T": np.array(float(T)), "rho": np.array(sp.rho),
-                    "N": np.array(start.N)}
+                    "N": np.array(start.N), "max_step": np.array(max_step)}
 
         out.append(cached("ihs_trajectories", params, compute, seed=seed, root=root))
     return out

@@ -26,10 +26,12 @@
 #   (`match_viscosity` on the runs of Fig. 9), and likewise for SS at three densities;
 # * from the equilibrated liquid, `n_traj` trajectories separated by τ_α of dynamics are recorded with the MD step
 #   δt (IPL, mBLJ) or δt/10 (SS, SW), as in the paper's footnote 83;
-# * frames are quenched by conjugate gradients to max|F_i| < 1e-8, with every minimiser step capped (0.01 for IPL
+# * frames are quenched by conjugate gradients to max|F_i| < 1e-8, with every minimiser step capped (0.003 for IPL
 #   and SS, 0.001 for mBLJ and SW: `ihs.BASIN_MAX_STEP`) so that the quench ends in the steepest-descent basin of the
 #   frame; with the minimiser's usual cap of 0.1 the line search hops into neighbouring basins and consecutive frames
-#   flicker between two minima, which inflates the count several-fold (a test shows it). A transition is
+#   flicker between two minima, which inflates the count several-fold (a test shows it). These caps reproduce
+#   gradient flow on every checked frame of IPL, SS and mBLJ at N = 1000; for SW at N = 1000 the cap 0.001 agrees
+#   with gradient flow on only a minority of frames, so the SW rate is an upper bound. A transition is
 #   |ΔU_IHS| > 1e-5 (extensive);
 #   instead of quenching every frame, blocks of 64 frames are bisected down to single steps wherever their end
 #   inherent structures differ (`IHSTrajectory(mode="bisect")`), which the tests show finds the same transitions as
@@ -63,8 +65,15 @@ for k in list(models) + list(densities):
 DURATION = {"ci": {"ipl": 0.1, "mblj": 0.05, "ss0.6": 0.01, "ss0.7": 0.01, "ss0.95": 0.01, "sw": 0.01},
             "default": {"ipl": 0.5, "mblj": 0.1, "ss0.6": 0.02, "ss0.7": 0.02, "ss0.95": 0.03, "sw": 0.02},
             "paper": {"ipl": 4.0, "mblj": 1.0, "ss0.6": 0.2, "ss0.7": 0.3, "ss0.95": 0.5, "sw": 0.2}}
-N_TRAJ = {"ci": 3, "default": 8, "paper": 10}
-n_traj = N_TRAJ[size] if n_traj is None else int(n_traj)
+# trajectories per state point: SW quenches cost seconds each at N = 1000, so fewer of them at the default size
+N_TRAJ = {"ci": {}, "default": {"sw": 4}, "paper": {}}
+N_TRAJ_DEFAULT = {"ci": 3, "default": 8, "paper": 10}
+
+
+def trajectories_for(key):
+    return int(n_traj) if n_traj is not None else N_TRAJ[size].get(key, N_TRAJ_DEFAULT[size])
+
+
 durations = dict(DURATION[size]) | dict(duration_t0 or {})
 
 
@@ -81,7 +90,7 @@ def analyse(chosen):
     for key, r in chosen.items():
         if (key, r.T) in results:
             continue
-        trajs = ihs_trajectories(size, key, r.T, n_traj, durations[key], seed=seed)
+        trajs = ihs_trajectories(size, key, r.T, trajectories_for(key), durations[key], seed=seed)
         N, rho = int(trajs[0]["N"]), float(trajs[0]["rho"])
         rates = np.array([float(t["rate"]) for t in trajs])
         mean, lo, hi = reduced_rate(rates, N=N, rho=rho, T=r.T, seed=seed)
@@ -91,7 +100,7 @@ def analyse(chosen):
                                    frames=sum(len(t["energies"]) for t in trajs))
         res = results[(key, r.T)]
         print(f"{label(key):>9s} T = {r.T:<6g} tau_a/t0 = {r.tau_alpha / r.t0:6.3g}: {res['n_trans']:5d} transitions "
-              f"in {n_traj} x {durations[key]} t0 ({res['frames']} frames, {res['n_quench']} quenches); "
+              f"in {len(trajs)} x {durations[key]} t0 ({res['frames']} frames, {res['n_quench']} quenches); "
               f"reduced rate {mean:.3g} [{lo:.3g}, {hi:.3g}]")
 
 

@@ -11,11 +11,17 @@ structure by an instantaneous quench (:func:`meso_kernels.quench.quench`, conver
 The rate is Γ = n_transitions / duration (per unit time), reported as Γ t_ballistic N0 / N with t_ballistic = 0.1 t0,
 t0 = a0 / sqrt(T), a0 = rho^(-1/d), N0 = 1000 (:func:`reduced_rate`).
 
-Quenching every frame is the brute force (``mode="all"``). ``mode="bisect"`` (the first author's scheme [code]) quenches
-the ends of blocks of frames and bisects only the blocks whose end inherent structures differ; two IHS are the same
-when |ΔU| <= eps and max_i |Δx_i| < x_tol (minimum image). Back-and-forth transitions inside a block whose ends are the
-same IHS are missed, as they are for any finite sampling (footnote 83); transitions between IHS of equal energy are
-never counted (footnote 83).
+Quenching every frame is the brute force (``mode="all"``). ``mode="bisect"`` (the first author's scheme [code])
+quenches the ends of blocks of frames and bisects only the blocks whose end inherent structures differ; two IHS are the
+same when |ΔU| <= eps and max_i |Δx_i| < x_tol (minimum image). Back-and-forth transitions inside a block whose ends
+are the same IHS are missed, as they are for any finite sampling (footnote 83); transitions between IHS of equal
+energy are never counted (footnote 83).
+
+The count is only as good as the map frame -> inherent structure. The inherent structure of a configuration is the
+end of its steepest-descent path (Stillinger & Weber); CG or FIRE with their generic step sizes jump ridges and land in
+a neighbouring minimum for a large fraction of frames, which shows up as spurious one-frame excursions A -> B -> A
+and inflates the rate several-fold. Quenches here therefore cap the displacement per minimiser step
+(:data:`BASIN_MAX_STEP`, measured against gradient flow).
 
 >>> import numpy as np
 >>> from meso_kernels.analysis.ihs import transitions_from_energies, reduced_rate
@@ -38,11 +44,13 @@ _FULL_STEP = ("ipl", "mblj", "ka")
 _TENTH_STEP = ("ss", "sw")
 MODES = ("bisect", "all")
 #: CG step cap (largest displacement of any particle per line-search step, length units) with which a CG quench lands
-#: in the steepest-descent (gradient-flow) minimum of the frame: measured on N = 64-160 systems (IPL T = 0.8, SS
-#: rho = 0.6 T = 1, mBLJ T = 0.7, SW T = 0.04) against gradient flow with displacements <= 0.002 per step (same
-#: minimum on >= 97 % of frames). The minimiser's own default (0.1) agrees on only 4-76 % of frames and makes
-#: spurious back-and-forth "transitions" (A -> B -> A between consecutive frames).
-BASIN_MAX_STEP = {"ipl": 0.01, "ss": 0.01, "mblj": 0.001, "ka": 0.001, "sw": 0.001}
+#: in the steepest-descent (gradient-flow) minimum of the frame. Measured against gradient flow (Euler steps moving no
+#: particle by more than 0.002, checked against 0.0005) at N = 1000: IPL T = 0.65 and SS rho = 0.6 T = 1.0 agree on
+#: 10/10 and 11/11 frames with 0.003 (5/10 and 5/11 with 0.01), mBLJ T = 0.55 on 8/8 with 0.001 (1/8 with 0.1); SW
+#: T = 0.04 at N = 64 on 97 % of frames with 0.001 (but SW at N = 1000, T = 0.03 on only 1/8: use small N for SW).
+#: The minimiser's generic cap (0.1) agrees on 0-75 % of frames and makes spurious back-and-forth "transitions"
+#: (A -> B -> A between consecutive frames). The fidelity of a fixed cap drops with N (more places to jump a ridge).
+BASIN_MAX_STEP = {"ipl": 0.003, "ss": 0.003, "mblj": 0.001, "ka": 0.001, "sw": 0.001}
 METHODS = ("cg", "fire")
 
 
@@ -69,8 +77,10 @@ def ihs_time_step(model):
     so that back-and-forth transitions between frames are rare. KA is treated like mBLJ.
 
     >>> from meso_kernels.models import get_model
-    >>> ihs_time_step(get_model("ipl")), ihs_time_step(get_model("ss", rho=0.95)), round(ihs_time_step(get_model("sw")), 6)
-    (0.005, 0.0002, 0.0065)
+    >>> ihs_time_step(get_model("ipl")), ihs_time_step(get_model("ss", rho=0.95))
+    (0.005, 0.0002)
+    >>> round(ihs_time_step(get_model("sw")), 6)
+    0.0065
     """
     name = getattr(model, "name", None)
     if name in _FULL_STEP:
@@ -339,9 +349,11 @@ class IHSTrajectory:
     ftol : quench convergence on max_i |F_i| (force units), > 0
     method : quench minimiser, "cg" or "fire" (:func:`meso_kernels.quench.quench`)
     max_step : largest displacement of any particle in one minimiser step (length units). Default (None): the
-        model's entry of :data:`BASIN_MAX_STEP` (0.01 for IPL and SS, 0.001 for mBLJ, KA and SW), with which a CG
-        quench reaches the steepest-descent minimum of the frame; a larger cap lets the line search jump into a
-        neighbouring basin and inflates the transition count several-fold (FIRE's inertia does the same)
+        model's entry of :data:`BASIN_MAX_STEP` (0.003 for IPL and SS, 0.001 for mBLJ, KA and SW), with which a CG
+        quench reaches the steepest-descent minimum of the frame (checked up to N = 1000, except SW); a larger cap
+        lets the line search jump into a neighbouring basin and inflates the transition count several-fold (FIRE's
+        inertia does the same). Smaller caps cost more (IPL, N = 1000: 0.22, 0.27, 0.48 s per
+        quench with 0.01, 0.003, 0.001).
     mode : "bisect" (quench block ends, bisect blocks whose end IHS differ) or "all" (quench every frame)
     x_tol : bisect mode: two IHS are the same when |ΔU| <= eps and max_i |x_i - x'_i| < x_tol (Euclidean norm per
         particle, minimum image; length units); the first author's criterion [code]
