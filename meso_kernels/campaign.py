@@ -173,10 +173,10 @@ def match_viscosity(runs, target=None):
 
 
 #: bump when the IHS-trajectory computation changes in a way that changes stored results
-IHS_VERSION = 2
+IHS_VERSION = 3
 
 
-def ihs_trajectories(size, key, T, n_traj, duration_t0, seed=0, root=None, block=64, max_step=None, progress=False):
+def ihs_trajectories(size, key, T, n_traj, duration_t0, seed=0, root=None, block=8, max_step=None, progress=False):
     """Fig. 5: ``n_traj`` inherent-structure trajectories of model ``key`` at the scheduled temperature T, each
     ``duration_t0`` t0 long, recorded with :func:`~meso_kernels.analysis.ihs.ihs_time_step` and analysed in bisect
     mode (:class:`~meso_kernels.analysis.ihs.IHSTrajectory`).

@@ -33,7 +33,7 @@
 #   gradient flow on every checked frame of IPL, SS and mBLJ at N = 1000; for SW at N = 1000 the cap 0.001 agrees
 #   with gradient flow on only a minority of frames, so the SW rate is an upper bound. A transition is
 #   |ΔU_IHS| > 1e-5 (extensive);
-#   instead of quenching every frame, blocks of 64 frames are bisected down to single steps wherever their end
+#   instead of quenching every frame, blocks of 8 frames are bisected down to single steps wherever their end
 #   inherent structures differ (`IHSTrajectory(mode="bisect")`), which the tests show finds the same transitions as
 #   quenching every frame;
 # * time is reduced to N t / (N0 t_ballistic) with t_ballistic = 0.1 t0 (Fig. 9) and N0 = 1000, so that the rate
