@@ -25,7 +25,7 @@ from collections.abc import Mapping
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ..system import System
+from .frames import as_frames, resolve_pairs
 
 
 class _PairMap(Mapping):
@@ -116,13 +116,8 @@ class RDF:
         RDF
             ``self``.
         """
-        frames = [systems] if isinstance(systems, System) else list(systems)
-        if not frames:
-            raise ValueError("systems must be a System or a non-empty iterable of System, got an empty iterable")
-        for k, s in enumerate(frames):
-            if not isinstance(s, System):
-                raise ValueError(f"systems[{k}] must be a meso_kernels.system.System, got {type(s).__name__}")
-        wanted = self._resolve_pairs(frames[0], pairs)
+        frames = as_frames(systems)
+        wanted = resolve_pairs(frames[0], pairs, same_min=2)
         if reset or self._sum is None:
             self._sum, self._sum_total, self._n, self._pairs = {p: np.zeros(self.bins) for p in wanted}, \
                 np.zeros(self.bins), 0, wanted
@@ -136,25 +131,6 @@ class RDF:
                 self._sum[p] += g[p]
             self._n += 1
         return self
-
-    def _resolve_pairs(self, system, pairs):
-        counts = np.bincount(system.types, minlength=system.n_types)
-        if isinstance(pairs, str):
-            if pairs != "all":
-                raise ValueError(f"pairs={pairs!r} is not allowed; allowed: 'all' or a list of (a, b) species pairs")
-            n = system.n_types
-            return tuple((a, b) for a in range(n) for b in range(a, n)
-                         if counts[a] >= 1 and counts[b] >= (2 if a == b else 1))
-        out = []
-        try:
-            for p in pairs:
-                a, b = (int(x) for x in p)
-                out.append((min(a, b), max(a, b)))
-        except (TypeError, ValueError):
-            raise ValueError(f"pairs must be 'all' or a list of (a, b) integer species pairs, got {pairs!r}") from None
-        if not out:
-            raise ValueError("pairs is an empty list; give at least one (a, b) pair or 'all'")
-        return tuple(dict.fromkeys(out))  # unique, in order
 
     def _frame(self, s, k):
         half = 0.5 * float(s.box.min())

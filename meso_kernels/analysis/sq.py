@@ -42,7 +42,7 @@ Units: q in 1 / length (the model's reduced units), S dimensionless.
 """
 import numpy as np
 
-from ..system import System
+from .frames import as_frames, resolve_pairs
 from .rdf import _PairMap
 
 
@@ -119,12 +119,7 @@ class StructureFactor:
         """
         import freud
 
-        frames = [systems] if isinstance(systems, System) else list(systems)
-        if not frames:
-            raise ValueError("systems must be a System or a non-empty iterable of System, got an empty iterable")
-        for k, s in enumerate(frames):
-            if not isinstance(s, System):
-                raise ValueError(f"systems[{k}] must be a meso_kernels.system.System, got {type(s).__name__}")
+        frames = as_frames(systems)
         box = frames[0].box
         if not reset and self._sum is not None:
             box = self._box
@@ -132,7 +127,7 @@ class StructureFactor:
             if s.box.shape != box.shape or not np.array_equal(s.box, box):
                 raise ValueError(f"systems must share one fixed box: frame {k} has box {s.box.tolist()}, expected "
                                  f"{box.tolist()} (allowed: the same box in every frame)")
-        wanted = self._resolve_pairs(frames[0], pairs)
+        wanted = resolve_pairs(frames[0], pairs, same_min=1)
         if reset or self._sum is None:
             self._sum = {p: np.zeros(self.bins) for p in wanted}
             self._sum_total, self._n, self._pairs, self._box = np.zeros(self.bins), 0, wanted, box.copy()
@@ -170,26 +165,6 @@ class StructureFactor:
         else:
             fbox = freud.box.Box(L[0], L[1], L[2])
         return fbox, pts
-
-    def _resolve_pairs(self, system, pairs):
-        counts = np.bincount(system.types, minlength=system.n_types)
-        if isinstance(pairs, str):
-            if pairs != "all":
-                raise ValueError(f"pairs={pairs!r} is not allowed; allowed: 'all' or a list of (a, b) species pairs")
-            n = system.n_types
-            return tuple((a, b) for a in range(n) for b in range(a, n) if counts[a] >= 1 and counts[b] >= 1)
-        out = []
-        try:
-            for p in pairs:
-                a, b = (int(x) for x in p)
-                out.append((min(a, b), max(a, b)))
-        except (TypeError, ValueError):
-            raise ValueError(f"pairs must be 'all' or a list of (a, b) integer species pairs, got {pairs!r}") from None
-        if not out:
-            raise ValueError("pairs is an empty list; give at least one (a, b) pair or 'all'")
-        if min(min(p) for p in out) < 0:
-            raise ValueError(f"species indices must be >= 0, got pairs={pairs!r}")
-        return tuple(dict.fromkeys(out))
 
     # --- results -----------------------------------------------------------------------------------------------
     def _require(self):
