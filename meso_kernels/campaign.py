@@ -173,20 +173,25 @@ def match_viscosity(runs, target=None):
 
 
 #: bump when the IHS-trajectory computation changes in a way that changes stored results
-IHS_VERSION = 3
+IHS_VERSION = 4
 
 
-def ihs_trajectories(size, key, T, n_traj, duration_t0, seed=0, root=None, block=8, max_step=None, progress=False):
+def ihs_trajectories(size, key, T, n_traj, duration_t0, seed=0, root=None, max_step=None, keep_positions=1,
+                     progress=False):
     """Fig. 5: ``n_traj`` inherent-structure trajectories of model ``key`` at the scheduled temperature T, each
-    ``duration_t0`` t0 long, recorded with :func:`~meso_kernels.analysis.ihs.ihs_time_step` and analysed in bisect
-    mode (:class:`~meso_kernels.analysis.ihs.IHSTrajectory`).
+    ``duration_t0`` t0 long, recorded with :func:`~meso_kernels.analysis.ihs.ihs_time_step`, with *every* frame
+    quenched (:class:`~meso_kernels.analysis.ihs.IHSTrajectory` in mode "all"): the transition count is the paper's.
+    What bisection would have found follows from the stored energies
+    (:func:`~meso_kernels.analysis.ihs.bisect_transitions`).
 
     Trajectory 0 starts from the final configuration of the stored :func:`dynamics` run at (key, T); trajectory k
     starts after τ_α of NVT dynamics (model δt) from the start of trajectory k − 1, so the starts are nearly
     independent equilibrium configurations. Each trajectory is cached on its own under ``<root>/ihs_trajectories``
     (a killed campaign resumes at the first missing one). ``max_step`` caps every minimiser step (default: the
-    model's :data:`~meso_kernels.analysis.ihs.BASIN_MAX_STEP`) and is part of the stored parameters. Returns a list
-    of dicts (energies, times, quenched, transitions, n_quenches, rate, duration, start configuration)."""
+    model's :data:`~meso_kernels.analysis.ihs.BASIN_MAX_STEP`) and is part of the stored parameters. The first
+    ``keep_positions`` trajectories also store the inherent-structure positions of every frame (``ihs_positions``,
+    float32, 4 F N d bytes each) for pictures and movies. Returns a list of dicts (energies, times, transitions,
+    n_quenches, rate, duration, start configuration, and ``ihs_positions`` where kept)."""
     from .analysis.ihs import IHSTrajectory, ihs_time_step, record_trajectory
     from .integrate import NoseHoover
     from .system import System
@@ -195,6 +200,9 @@ def ihs_trajectories(size, key, T, n_traj, duration_t0, seed=0, root=None, block
         raise ValueError(f"n_traj must be a positive integer, got {n_traj!r}")
     if not (np.isfinite(duration_t0) and duration_t0 > 0):
         raise ValueError(f"duration_t0 must be a positive duration in units of t0, got {duration_t0!r}")
+    if isinstance(keep_positions, bool) or int(keep_positions) != keep_positions or keep_positions < 0:
+        raise ValueError(f"keep_positions must be an integer >= 0 (how many trajectories keep their IHS positions), "
+                         f"got {keep_positions!r}")
     root = data_root(size) if root is None else root
     dyn = StatePointDynamics(key, dynamics(size, key, T, seed=seed, root=root))
     model, sp = dyn.model, dyn.model.state_point
@@ -208,8 +216,8 @@ def ihs_trajectories(size, key, T, n_traj, duration_t0, seed=0, root=None, block
     for k in range(int(n_traj)):
         params = {"key": key, "T": float(T), "N": sched.N, "dynamics_seed": seed, "index": k,
                   "duration_t0": float(duration_t0), "nframes": nframes, "dt": dt_ihs, "spacing_steps": spacing_steps,
-                  "block": block, "eps": 1e-5, "ftol": 1e-8, "x_tol": 1e-5, "max_step": max_step,
-                  "version": IHS_VERSION}
+                  "mode": "all", "eps": 1e-5, "ftol": 1e-8, "max_step": max_step,
+                  "keep_positions": bool(k < keep_positions), "version": IHS_VERSION}
 
         def compute(k=k):
             if k == 0:
@@ -221,15 +229,16 @@ def ihs_trajectories(size, key, T, n_traj, duration_t0, seed=0, root=None, block
                 sim.run(spacing_steps)
                 start = sim.system
             traj = record_trajectory(start, model, T, nframes, dt=dt_ihs, seed=k)
-            res = IHSTrajectory(model, eps=1e-5, ftol=1e-8, x_tol=1e-5, block=block,
-                                max_step=max_step).compute(traj, progress=progress)
+            res = IHSTrajectory(model, eps=1e-5, ftol=1e-8, mode="all", max_step=max_step,
+                                keep_positions=k < keep_positions).compute(traj, progress=progress)
+            extra = {"ihs_positions": res.positions} if k < keep_positions else {}
             return {"energies": res.energies, "times": res.times, "quenched": res.quenched,
                     "transitions": res.transitions, "n_quenches": np.array(res.n_quenches),
                     "n_unconverged": np.array(res.n_unconverged), "rate": np.array(res.rate),
                     "duration": np.array(res.duration), "wall_time": np.array(res.wall_time),
                     "start_positions": start.positions, "start_velocities": start.velocities,
                     "types": start.types, "box": start.box, "T": np.array(float(T)), "rho": np.array(sp.rho),
-                    "N": np.array(start.N), "max_step": np.array(max_step)}
+                    "N": np.array(start.N), "max_step": np.array(max_step), **extra}
 
         out.append(cached("ihs_trajectories", params, compute, seed=seed, root=root))
     return out

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .cpuinfo import cpu_record
+
 BACKENDS = ("cpu", "cuda")
 _REPO = Path(__file__).resolve().parent.parent
 
@@ -166,7 +168,9 @@ def provenance(params, seed, backend="cpu", wall_time=None, device=None, **extra
 
     params: the parameters (JSON-able; numpy scalars allowed). seed: the random seed (or None). backend: "cpu" or
     "cuda". wall_time: seconds, if known. device: e.g. the GPU name (defaults to "cpu" on the CPU backend).
-    ``extra`` entries are added as they are. Nothing host-specific (host name, user, absolute paths) is recorded."""
+    ``extra`` entries are added as they are. ``cpu`` records the CPU model, its x86-64 level and the SIMD targets of
+    numba and numpy (:func:`meso_kernels.cpuinfo.cpu_record`), because roundoff, and with it a chaotic trajectory,
+    depends on them. Nothing else host-specific (host name, user, absolute paths) is recorded."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; allowed: {', '.join(BACKENDS)}")
     if wall_time is not None:
@@ -186,6 +190,7 @@ def provenance(params, seed, backend="cpu", wall_time=None, device=None, **extra
             "scipy": _version("scipy"),
             "python": platform.python_version(),
         },
+        "cpu": cpu_record(),
         "date": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
         "wall_time_s": wall_time,
     }
