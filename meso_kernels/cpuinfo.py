@@ -2,8 +2,8 @@
 
 Results are bit-identical for a seed on one machine with one build, but numpy picks SIMD kernels by CPU at run time
 (and obeys ``NPY_DISABLE_CPU_FEATURES``) and numba compiles for the host CPU (or ``NUMBA_CPU_NAME``), so a chaotic
-trajectory on another CPU drifts apart from ours after a few hundred steps (``benchmarks/README.md``, "Determinism
-across CPUs"). :func:`cpu_record` says which case a stored result was made in.
+trajectory on another CPU drifts apart from ours: positions differ by 1e-6 after about 1000 and by 0.1 after about
+2000 MD steps at N = 1000 (``benchmarks/README.md``, "Determinism across CPUs"). :func:`cpu_record` says which case a stored result was made in.
 
 >>> rec = cpu_record()
 >>> sorted(rec)
@@ -12,7 +12,6 @@ across CPUs"). :func:`cpu_record` says which case a stored result was made in.
 True
 """
 import functools
-import os
 import platform
 
 #: The x86-64 micro-architecture levels (psABI) and the /proc/cpuinfo flags each adds to the one before.
@@ -62,8 +61,8 @@ def isa_level(flags):
 def cpu_record():
     """A JSON-able dict: ``model`` (the CPU's name), ``isa_level`` (:func:`isa_level` of its flags; on other
     architectures ``platform.machine()``), ``numba_target`` (the CPU numba compiles for: ``NUMBA_CPU_NAME`` or the
-    host's LLVM name), ``numba_cpu_features`` (``NUMBA_CPU_FEATURES`` if set, else ``"host"``) and ``numpy_simd`` (the
-    SIMD extensions numpy dispatches to here, after ``NPY_DISABLE_CPU_FEATURES``)."""
+    host's LLVM name), ``numba_cpu_features`` (numba's feature string: ``""`` for a generic target, ``"host"`` for the host's) and ``numpy_simd`` (numpy's
+    baseline SIMD extensions, then the dispatch targets it uses here after ``NPY_DISABLE_CPU_FEATURES``)."""
     text = _cpuinfo_text()
     model = _field(text, "model name") or platform.processor() or platform.machine() or "unknown"
     flags = (_field(text, "flags") or "").split()
@@ -72,15 +71,17 @@ def cpu_record():
     try:
         import numba
         target = numba.config.CPU_NAME or "host"
+        features = numba.config.CPU_FEATURES
+        features = "host" if features is None else features
         if target == "host":
             import llvmlite.binding as llvm
             target = f"host ({llvm.get_host_cpu_name()})"
     except Exception:                       # numba missing or broken: still record the rest
-        target = "unknown"
+        target, features = "unknown", "unknown"
     try:
-        from numpy._core._multiarray_umath import __cpu_features__ as feats
-        simd = sorted(k for k, on in feats.items() if on)
-    except ImportError:
+        from numpy._core import _multiarray_umath as mu
+        simd = list(mu.__cpu_baseline__) + [f for f in mu.__cpu_dispatch__ if mu.__cpu_features__.get(f)]
+    except (ImportError, AttributeError):
         simd = []
     return {"model": model, "isa_level": level, "numba_target": target,
-            "numba_cpu_features": os.environ.get("NUMBA_CPU_FEATURES", "host"), "numpy_simd": simd}
+            "numba_cpu_features": features, "numpy_simd": simd}

@@ -13,6 +13,25 @@ pytest_args=(-q)
 [ -d tests/cuda ] && pytest_args+=(--ignore=tests/cuda)
 python -m pytest "${pytest_args[@]}" "$@" || failed+=("pytest")
 
+# The same suite once more on another instruction set, so that a test that depends on the CPU (roundoff, or which
+# basins a chaotic trajectory visits) fails here rather than on a user's machine:
+# - numba compiles for a generic x86-64 (no AVX, no FMA: a different operation order and fusion), in its own cache;
+# - numpy's run-time SIMD dispatch is switched off down to its baseline (SSE4.2 on x86-64). NumPy >= 2.4 groups its
+#   dispatch targets as X86_V3 (AVX2, FMA3), X86_V4 (AVX-512 F/CD/BW/DQ/VL), AVX512_ICL and AVX512_SPR; older
+#   numpy names the single features, which are listed as well (names a numpy does not know are ignored).
+# Set MESO_SKIP_SECOND_ISA=1 to leave this pass out (e.g. when iterating on one test).
+NPY_OTHER_ISA_OFF="X86_V3 X86_V4 AVX512_ICL AVX512_SPR AVX2 FMA3 AVX512F AVX512CD AVX512_KNL AVX512_KNM AVX512_SKX \
+AVX512_CLX AVX512_CNL"
+if [ "${MESO_SKIP_SECOND_ISA:-0}" != 1 ]; then
+    step "pytest again on another instruction set (NUMBA_CPU_NAME=generic, numpy SIMD dispatch off)"
+    rc=0
+    NUMBA_CPU_NAME=generic NUMBA_CACHE_DIR="$NUMBA_CACHE_DIR/generic" NPY_DISABLE_CPU_FEATURES="$NPY_OTHER_ISA_OFF" \
+        python -c 'from meso_kernels.cpuinfo import cpu_record as c; r = c(); print("numba target:", r["numba_target"], "| numpy SIMD:", " ".join(r["numpy_simd"]))' || rc=$?
+    NUMBA_CPU_NAME=generic NUMBA_CACHE_DIR="$NUMBA_CACHE_DIR/generic" NPY_DISABLE_CPU_FEATURES="$NPY_OTHER_ISA_OFF" \
+        python -m pytest "${pytest_args[@]}" "$@" || rc=$?
+    [ "$rc" -eq 0 ] || failed+=("pytest (second instruction set)")
+fi
+
 if [ -d tests/cuda ]; then
     step "pytest tests/cuda (NUMBA_ENABLE_CUDASIM=1)"
     rc=0

@@ -88,8 +88,13 @@ def test_ihs_trajectories_chain_and_resume(tmp_path):
     assert len(trajs) == 2
     for t in trajs:
         assert t["energies"].shape == t["times"].shape == t["quenched"].shape
-        assert t["quenched"][0] and t["quenched"][-1]
-        assert float(t["rate"]) >= 0 and float(t["rate"]) * float(t["duration"]) == len(t["transitions"])
+        assert t["quenched"].all() and int(t["n_quenches"]) == t["energies"].size     # every frame: the paper's count
+        np.testing.assert_array_equal(t["transitions"], np.flatnonzero(np.abs(np.diff(t["energies"])) > 1e-5) + 1)
+        assert float(t["rate"]) >= 0 and float(t["rate"]) * float(t["duration"]) == pytest.approx(len(t["transitions"]))
+    # trajectory 0 keeps its inherent-structure positions (float32), the others do not
+    F, (N, d) = trajs[0]["energies"].size, trajs[0]["start_positions"].shape
+    assert trajs[0]["ihs_positions"].shape == (F, N, d) and trajs[0]["ihs_positions"].dtype == np.float32
+    assert "ihs_positions" not in trajs[1]
     # the second trajectory starts from a later equilibrium configuration, not from the first one
     assert not np.allclose(trajs[0]["start_positions"], trajs[1]["start_positions"])
     stored = sorted((tmp_path / "ihs_trajectories").glob("*.npz"))
@@ -100,6 +105,8 @@ def test_ihs_trajectories_chain_and_resume(tmp_path):
         campaign.ihs_trajectories("ci", "ipl", 1.2, n_traj=0, duration_t0=0.1, root=tmp_path)
     with pytest.raises(ValueError, match="duration_t0"):
         campaign.ihs_trajectories("ci", "ipl", 1.2, n_traj=1, duration_t0=-1, root=tmp_path)
+    with pytest.raises(ValueError, match="keep_positions"):
+        campaign.ihs_trajectories("ci", "ipl", 1.2, n_traj=1, duration_t0=0.1, keep_positions=-1, root=tmp_path)
 
 
 def test_structure_factor_peak_near_table_one(small_run):
