@@ -3,6 +3,7 @@ made once per test session."""
 import functools
 
 import numba
+import numpy as np
 import pytest
 
 from meso_kernels.initial import random_configuration
@@ -20,19 +21,56 @@ GLASSES = {
 }
 
 
+#: Every pair of a test glass keeps at least this distance (length units) from its cut-off. mBLJ (shifted force:
+#: phi'' jumps at r_c) and KA (shifted energy: phi' jumps) are not smooth there, and the finite-difference checks of
+#: test_hessian and test_elasticity move pair distances by up to ~2.5e-6 (steps h <= 1e-6, stencils to 2h, affine
+#: shear r n_x n_y h); a stencil that straddles r_c compares the analytic derivative with a difference across the jump.
+#: Which glass a quench from a random start reaches depends on the CPU (rounding), and ~3% of the mBLJ glasses have a
+#: pair within 1e-5 of r_c (seen: 1.9e-6 -> a 1e-3 error in the FD Hessian); such glasses are skipped. (IPL, SS and SW
+#: are smooth through phi'' at r_c and keep whatever glass their seed gives.)
+CUTOFF_GAP = 1e-5
+
+
+def kinked_at_cutoff(model):
+    """Whether phi' or phi'' of some species pair does not vanish just inside r_c (a jump at the cut-off)."""
+    for a in range(model.n_types):
+        for b in range(model.n_types):
+            _, s, u2 = model.phi(np.array([model.rcut[a, b] * (1 - 1e-12)]), a, b)
+            if abs(s[0]) + abs(u2[0]) > 1e-6:
+                return True
+    return False
+
+
+def cutoff_gap(model, system):
+    """min over pairs of | r_ij - r_c(t_i, t_j) | (minimum image, all pairs: the test glasses are small)."""
+    x, L = system.positions, system.box
+    dr = x[None, :, :] - x[:, None, :]
+    dr -= L * np.round(dr / L)
+    r = np.sqrt((dr ** 2).sum(-1))
+    rc = model.rcut[system.types[:, None], system.types[None, :]]
+    iu = np.triu_indices(system.N, 1)
+    return float(np.abs(r - rc)[iu].min())
+
+
 @functools.lru_cache(maxsize=None)
 def make_glass(name, seed=7):
-    """(model, inherent structure) of the small glass ``name`` (a key of GLASSES), quenched by CG to 1e-11."""
+    """(model, inherent structure) of the small glass ``name`` (a key of GLASSES), quenched by CG to 1e-11 from the
+    random configuration of ``seed``; for a model with a jump at its cut-offs whose glass has a pair within
+    CUTOFF_GAP of its cut-off, from that of ``seed + 1000``, ``seed + 2000``, ... instead."""
     args, kw, N, rho = GLASSES[name]
     m = get_model(*args, **kw)
     old = numba.get_num_threads()
     numba.set_num_threads(1)
     try:
-        ihs, res = quench(random_configuration(m, N, rho, seed=seed), m, method="cg", ftol=1e-11)
+        for attempt in range(20):
+            ihs, res = quench(random_configuration(m, N, rho, seed=seed + 1000 * attempt), m, method="cg",
+                              ftol=1e-11)
+            assert res.converged, res.summary()
+            if not kinked_at_cutoff(m) or cutoff_gap(m, ihs) >= CUTOFF_GAP:
+                return m, ihs
     finally:
         numba.set_num_threads(old)
-    assert res.converged, res.summary()
-    return m, ihs
+    raise AssertionError(f"{name}: no glass without a pair within {CUTOFF_GAP} of its cut-off in 20 tries")
 
 
 @pytest.fixture

@@ -18,9 +18,12 @@ def test_state_point_end_to_end(small_run):
     r = StatePointDynamics("ipl", small_run)
     assert r.note == ""
     assert r.a0 == pytest.approx(0.82 ** (-1 / 3)) and r.t0 == pytest.approx(r.a0 / np.sqrt(1.2))
+    # One 128-particle trajectory, which the CPU's rounding picks: over 40 of them tau_alpha / t0 was 2.72 +- 0.35
+    # (2.2 to 3.6) and the mean kinetic temperature 1.210 +- 0.022; the bounds are >= 4.9 standard deviations away
+    # (false failure < 1e-5)
     assert 1.0 < r.tau_alpha / r.t0 < 5.0  # MODELS.md section 10: tau_alpha/t0 ~ 4 at T = 1
     assert r.D > 0
-    assert abs(small_run["kinetic_temperature"].mean() - 1.2) < 0.1
+    assert abs(small_run["kinetic_temperature"].mean() - 1.2) < 0.12
     s = final_system(small_run)
     assert s.N == 128 and s.velocities is not None
     assert correlator(small_run).q == pytest.approx(6.35)
@@ -110,9 +113,26 @@ def test_ihs_trajectories_chain_and_resume(tmp_path):
 
 
 def test_structure_factor_peak_near_table_one(small_run):
-    # one hot 128-particle configuration: the large-species peak of IPL (Table I: 6.35) within a bin or two
-    q, n = campaign.structure_factor_peak([StatePointDynamics("ipl", small_run)], bins=60)
-    assert "Table I" in campaign.structure_factor_table({"ipl": [StatePointDynamics("ipl", small_run)]})
-    assert n == 1 and abs(q - 6.35) < 0.6
+    """The large-species peak of IPL (Table I: 6.35), pooled over 16 hot 128-particle configurations: the final one of
+    ``small_run`` and 15 more, 2 time units (~ tau_alpha) apart along an NVT continuation of it.
+
+    A single configuration (64 large particles) is too noisy to locate the peak: over 40 trajectories its estimate
+    ranged from 4.1 (a noise maximum of S_LL at low q, 3 times in 40) to 6.3, outside 6.35 +- 0.6 for 11 of them, so
+    the former one-configuration check passed by the luck of the trajectory. Pooled over 16 configurations the
+    estimate lay in 6.02-6.30 (one trajectory at 5.77). The tolerance 1.0 is about the half-width of the first peak:
+    it tells the first peak from the noise at q ~ 4 and from the second peak (q ~ 11)."""
+    from meso_kernels.integrate import NoseHoover
+    run = StatePointDynamics("ipl", small_run)
+    sp = run.model.state_point
+    sim = NoseHoover(final_system(small_run), run.model, dt=sp.dt, T=1.2, tau=sp.tau_nh)
+    runs = [run]
+    for _ in range(15):
+        sim.run(400)
+        s = sim.system
+        runs.append(StatePointDynamics("ipl", dict(small_run, final_positions=s.positions,
+                                                   final_velocities=s.velocities)))
+    q, n = campaign.structure_factor_peak(runs, bins=60)
+    assert "Table I" in campaign.structure_factor_table({"ipl": [run]})
+    assert n == 16 and abs(q - 6.35) < 1.0
     with pytest.raises(ValueError, match="runs is empty"):
         campaign.structure_factor_peak([])

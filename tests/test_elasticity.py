@@ -6,7 +6,7 @@ import pytest
 
 from meso_kernels.elasticity import shear_derivatives, shear_modulus
 from meso_kernels.forces import affine_shear
-from meso_kernels.hessian import build_terms
+from meso_kernels.hessian import build_terms, find_rattlers
 from meso_kernels.quench import quench
 from meso_kernels.system import System
 
@@ -51,7 +51,9 @@ def test_G_against_finite_strain(glass):
     """G (Eq. A1) = [σ(+γ) - σ(-γ)] / 2γ with the glass re-minimised in a Lees–Edwards cell at each strain."""
     name, m, ihs = glass
     res = shear_modulus(ihs, m)
-    assert res.converged and res.n_rattlers == 0
+    # which glass the quench of conftest reaches depends on the CPU: whether it holds rattlers is not fixed (none of
+    # 20 seeds had one), so the count is checked against the rattler finder instead of assumed to be 0
+    assert res.converged and res.n_rattlers == int(find_rattlers(build_terms(ihs, m)).sum())
     gamma = 1e-6   # the error is O(γ²) with a large prefactor near a shear instability (SS here: 9e-5 at γ = 1e-5)
     sig = []
     for g in (-gamma, gamma):

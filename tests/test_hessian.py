@@ -32,12 +32,31 @@ def fd_hessian(model, system, h=1e-6):
     return H
 
 
+def smooth_columns(model, system, h=1e-6):
+    """Columns of the FD Hessian whose stencil (coordinate moved by up to 2h) keeps every pair distance on one side of
+    its cut-off, with a factor 5 of margin. mBLJ (phi'' jumps at r_c) and KA (phi' jumps) are not smooth there: a
+    stencil straddling r_c differences across the jump. Which configurations meet such a pair is a matter of the CPU
+    (a quench from a random start, or a random displacement of it, lands elsewhere): the affected particles are
+    left out rather than assumed absent."""
+    x, L = system.positions, system.box
+    dr = x[None, :, :] - x[:, None, :]
+    dr -= L * np.round(dr / L)
+    r = np.sqrt((dr ** 2).sum(-1))
+    rc = model.rcut[system.types[:, None], system.types[None, :]]
+    near = np.abs(r - rc) < 10 * h
+    np.fill_diagonal(near, False)
+    bad = near.any(axis=1)
+    return np.repeat(~bad, system.dim)
+
+
 def test_hessian_matches_finite_differences(glass):
     name, m, ihs = glass
     M = hessian_matrix(build_terms(ihs, m)).toarray()
     H = fd_hessian(m, ihs)
     scale = np.abs(M).max()
-    assert np.abs(M - H).max() < 2e-7 * scale, (name, np.abs(M - H).max() / scale)
+    ok = smooth_columns(m, ihs)
+    assert ok.mean() > 0.9, name                # the comparison covers (nearly) every column
+    assert np.abs(M - H)[:, ok].max() < 2e-7 * scale, (name, np.abs(M - H)[:, ok].max() / scale)
 
 
 def test_hessian_away_from_a_minimum(glass):
@@ -48,7 +67,9 @@ def test_hessian_away_from_a_minimum(glass):
     s = System(np.mod(x, ihs.box), ihs.box, ihs.types)
     M = hessian_matrix(build_terms(s, m)).toarray()
     H = fd_hessian(m, s)
-    assert np.abs(M - H).max() < 2e-7 * np.abs(M).max(), name
+    ok = smooth_columns(m, s)
+    assert ok.mean() > 0.9, name
+    assert np.abs(M - H)[:, ok].max() < 2e-7 * np.abs(M).max(), name
 
 
 def test_terms_reproduce_energy_and_forces(glass):

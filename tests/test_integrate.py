@@ -64,9 +64,13 @@ def test_nve_energy_error_scales_as_dt2(ipl, ipl_liquid, one_thread):
         dE = E - E[0]
         rms[dt] = np.sqrt(np.mean(dE**2))
         assert sim.time == pytest.approx(2.0)
-        # bounded: far below the kinetic-energy fluctuations, and small per particle
+        # bounded: far below the kinetic-energy fluctuations, and small per particle. Both depend on the trajectory
+        # (which the CPU's rounding picks): over 40 trajectories rms / K.std() was 0.0058 +- 0.0024 (max 0.012) and
+        # max |dE| / N 7.5e-4 +- 1.8e-4 (max 1.4e-3, a right tail from hard collisions) at dt = 0.005; the bounds sit
+        # 4x above the largest and far below what a broken integrator gives (a drift of O(1) per particle)
         assert rms[dt] < 0.05 * K.std()
-        assert np.abs(dE).max() / sim.N < 2e-3
+        assert np.abs(dE).max() / sim.N < 5e-3
+    # O(dt^2): the ratio was 4.01 +- 0.08 over 40 trajectories (an O(dt) error would give 2, a wrong E 1)
     ratio = rms[0.005] / rms[0.0025]
     assert 2.5 < ratio < 6.0, ratio
 
@@ -77,8 +81,10 @@ def test_nve_no_drift_over_longer_run(ipl, ipl_liquid, one_thread):
     E, = record(sim, 8000, 100, NVE.conserved)
     t = np.arange(E.size) * 100 * 0.0025
     slope = np.polyfit(t, E, 1)[0]
+    # over 40 trajectories: drift per particle 1.7e-5 +- 1.2e-5 (max 4.9e-5), max |E - E0| / N 1.8e-4 +- 0.6e-4
+    # (max 3.9e-4: the excursions of a few hard collisions, trajectory-dependent); bounds 4-5x above the largest
     assert abs(slope) * t[-1] / sim.N < 2e-4  # drift per particle over the run
-    assert np.abs(E - E[0]).max() / sim.N < 5e-4
+    assert np.abs(E - E[0]).max() / sim.N < 2e-3
 
 
 def test_nve_2d(one_thread):
@@ -94,8 +100,9 @@ def test_nve_2d(one_thread):
         E, = record(sim, int(round(1.0 / dt)), int(round(0.01 / dt)), NVE.conserved)
         rms[dt] = np.sqrt(np.mean((E - E[0]) ** 2))
         assert np.abs(sim.v.sum(0) - P0).max() < 1e-10 * sim.N
-        assert np.abs(E - E[0]).max() / sim.N < 2e-3
-    assert 2.5 < rms[0.004] / rms[0.002] < 6.0
+        # 40 trajectories: max |dE| / N 5.4e-4 +- 1.4e-4 (max 9.3e-4) at dt = 0.004, a trajectory-dependent bound
+        assert np.abs(E - E[0]).max() / sim.N < 5e-3
+    assert 2.5 < rms[0.004] / rms[0.002] < 6.0   # 4.01 +- 0.03 over the same 40 trajectories
 
 
 def test_nve_momentum_conserved_with_drift(ipl, ipl_liquid, one_thread):
@@ -145,13 +152,15 @@ def test_callback_blocks(ipl, ipl_liquid, one_thread):
 # Nosé–Hoover
 # ----------------------------------------------------------------------------------------------------------------
 def nh_error(system, model, dt, T, tau, span, sample, chain=3):
-    """Run NH for ``span`` time units; return (max |H - H0|, RMS of H - H0, range of K + U, heat removed)."""
+    """Run NH for ``span`` time units; return (max |H - H0|, RMS of H - H0, range of K + U, heat removed, mean
+    kinetic temperature), the last two over the final tenth of the run."""
     sim = NoseHoover(system, model, dt=dt, T=T, tau=tau, chain=chain)
-    H, E = record(sim, int(round(span / dt)), int(round(sample / dt)), NoseHoover.conserved,
-                  lambda s: s.potential_energy() + s.kinetic_energy())
+    H, E, TK = record(sim, int(round(span / dt)), int(round(sample / dt)), NoseHoover.conserved,
+                      lambda s: s.potential_energy() + s.kinetic_energy(), NoseHoover.kinetic_temperature)
     dH = H - H[0]
     assert np.abs(sim.v.sum(0)).max() < 1e-10 * sim.N  # NH removes the total momentum and keeps it zero
-    return np.abs(dH).max(), np.sqrt(np.mean(dH**2)), E.max() - E.min(), E[0] - E[-len(E) // 10:].mean()
+    end = slice(-len(E) // 10, None)
+    return np.abs(dH).max(), np.sqrt(np.mean(dH**2)), E.max() - E.min(), E[0] - E[end].mean(), TK[end].mean()
 
 
 @pytest.mark.parametrize("chain", [3, 1])
@@ -161,10 +170,20 @@ def test_nh_extended_energy_conserved_ipl(ipl, ipl_liquid, chain, one_thread):
     a wrong extended energy would leave a dt-independent error of the size of the heat removed)."""
     hot = with_velocities(ipl_liquid, ipl_liquid.velocities * np.sqrt(1.5))
     out = {dt: nh_error(hot, ipl, dt, 1.0, 0.2, 5.0, 0.025, chain) for dt in (0.005, 0.0025)}
-    dHmax, dHrms, Erange, heat = out[0.0025]
-    assert heat > 100.0                        # the thermostat did work
-    assert dHmax < 1e-3 * Erange
-    assert dHmax / (256 * 1.0) < 1e-3
+    dHmax, dHrms, Erange, heat, T_end = out[0.0025]
+    # The thermostat did work. The heat E(0) - <E>_end is ~ N (3/2) 0.5 = 192, but it carries the canonical
+    # fluctuations of K + U at N = 256: 183 +- 42 over 160 runs (80 trajectories, both chains), down to 60, so the
+    # former "heat > 100" failed on ~3% of the trajectories (and the CPU's rounding picks the trajectory). heat > 0
+    # is 4.3 standard deviations away (false failure ~1e-5); the kinetic temperature, which went from 1.5 to the
+    # target 1, is the sharp check: its mean over the last 0.5 time units was 1.006 +- 0.031 (80 runs), the
+    # tolerance 0.15 is 4.7 standard deviations.
+    assert heat > 0.0
+    assert T_end == pytest.approx(1.0, abs=0.15)
+    # 160 runs: dHmax / Erange 3.6e-4 +- 1.0e-4 (max 8.3e-4), dHmax / N 3.8e-4 +- 0.9e-4 (max 7.2e-4, a right tail
+    # of hard collisions); a wrong extended energy would be off by the heat, dHmax / N ~ 0.7
+    assert dHmax < 3e-3 * Erange
+    assert dHmax / (256 * 1.0) < 3e-3
+    # 4.02 +- 0.27 over 160 runs (min 3.31, max 4.81): the bounds are 5.6 standard deviations away
     ratio = out[0.005][1] / out[0.0025][1]
     assert 2.5 < ratio < 6.0, ratio
 
@@ -180,12 +199,16 @@ def test_nh_extended_energy_conserved_sw(one_thread):
     assert s1.velocities is not None and pre.potential_energy() / s1.N < -1.5  # a cold SW liquid
     hot = with_velocities(s1, s1.velocities * np.sqrt(2.0))
     out = {dt: nh_error(hot, m, dt, 0.05, 6.5, 65.0, 0.325) for dt in (0.065, 0.0325)}
-    dHmax, dHrms, Erange, heat = out[0.0325]
+    dHmax, dHrms, Erange, heat, T_end = out[0.0325]
+    # Statistics over 30 trajectories (which one runs here depends on the CPU's rounding): heat 10.0 +- 1.1 (min 8.1;
+    # heat > 5 is 4.6 standard deviations away), dHmax / Erange 3.6e-3 +- 0.9e-3 (max 5.8e-3), dHmax / (N T)
+    # 6.4e-3 +- 1.5e-3 (max 1.0e-2), the dt ratio 4.24 +- 0.45 (3.19 to 5.06). The bounds: 3.5x the largest, and
+    # 4.5 standard deviations for the ratio (false failure ~1e-5); a wrong extended energy would be off by the heat.
     assert heat > 5.0                          # N (3/2) 0.05 = 9.6 at stake
-    assert dHmax < 1e-2 * Erange
-    assert dHmax / (128 * 0.05) < 2e-2
+    assert dHmax < 2e-2 * Erange
+    assert dHmax / (128 * 0.05) < 4e-2
     ratio = out[0.065][1] / out[0.0325][1]
-    assert 2.5 < ratio < 6.0, ratio
+    assert 2.2 < ratio < 7.0, ratio
 
 
 def test_nh_temperatures_in_thermalised_liquid(ipl, ipl_liquid, one_thread):
@@ -202,6 +225,9 @@ def test_nh_temperatures_in_thermalised_liquid(ipl, ipl_liquid, one_thread):
         return ff.laplacian(s.x, types)
     TK, F2, LAP, TC = record(sim, 8000, 20, NoseHoover.kinetic_temperature, f2, lap,
                              NoseHoover.configurational_temperature)
+    # Statistical checks on one trajectory (the CPU decides which). Over 40 trajectories: <T_kin> 0.9995 +- 0.0038,
+    # std(T_kin) 0.0508 +- 0.0017, T_conf 1.002 +- 0.007, T_conf / <T_kin> 1.002 +- 0.006: every tolerance below is
+    # >= 5 standard deviations (false failure < 1e-6 each).
     assert TK.mean() == pytest.approx(1.0, abs=0.03)
     # canonical fluctuations of T_kin: std = T sqrt(2 / g), g = 3 (N - 1)
     assert TK.std() == pytest.approx(np.sqrt(2.0 / (3 * 255)), rel=0.3)
@@ -216,6 +242,7 @@ def test_nh_reaches_a_different_temperature(ipl, ipl_liquid, one_thread):
     sim = NoseHoover(ipl_liquid, ipl, dt=0.0025, T=1.5, tau=0.2)
     sim.run(1000)
     TK, = record(sim, 3000, 20, NoseHoover.kinetic_temperature)
+    # 1.4955 +- 0.0101 over 40 trajectories: the tolerance 0.06 is 5.5 standard deviations (false failure < 1e-7)
     assert TK.mean() == pytest.approx(1.5, rel=0.04)
 
 

@@ -42,7 +42,7 @@ def a0(rho, dim=3):
     dim : int
         Spatial dimension d, 2 or 3.
 
-    >>> a0(1.0), a0(0.125)
+    >>> a0(1.0), round(a0(0.125), 12)
     (1.0, 2.0)
     """
     rho = _positive(rho, "rho", "number density N/V")
