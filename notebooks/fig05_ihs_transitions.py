@@ -168,11 +168,11 @@ for (key, T), res in results.items():
 #
 # **Reading the result (default size).** Every frame of every trajectory was quenched (N = 1000; 8 trajectories
 # per state point, 4 for SW). The two families of the paper appear: at the same τ_α/t0 the SS (ρ = 0.6) and SW
-# liquids hop between inherent structures 5–10 times more often than IPL and mBLJ, and in SS the rate falls by about
+# liquids hop between inherent structures 7–11 times more often than IPL and mBLJ, and in SS the rate falls by about
 # an order of magnitude from ρ = 0.6 to ρ = 0.95 at fixed τ_α/t0. The table above shows what bisection would have
-# reported on the same frames: it loses only a few per cent of the IPL, mBLJ and loose-SS transitions, but a third
-# to two thirds of those of the denser SS liquids, where the rare hops come as quick visits to a neighbouring
-# minimum and back. Counted by bisection, the density effect looked three times larger than it is. Two differences
+# reported on the same frames: it loses 2–11 % of the IPL, mBLJ, SW and ρ = 0.6 SS transitions, but a third to
+# two thirds of those of the denser SS liquids, where the rare hops come as quick visits to a neighbouring minimum
+# and back. Counted by bisection, the density effect looked three times larger than it is. Two differences
 # from the paper are expected and worth stating. First, the common viscosity of panel (a) is set by SW, whose
 # liquid window on this machine ends near τ_α/t0 ≈ 10 (MODELS.md section 10); the paper compares deeper state
 # points, where all rates are lower, so our absolute rates are higher and IPL and mBLJ are not yet an order of

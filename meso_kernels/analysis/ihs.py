@@ -19,8 +19,8 @@ any even number of transitions inside it (A -> B -> A, A -> B -> C -> A, ...) is
 differ can still hide a return visit between two quenched frames. These back-and-forth visits are exactly the
 hopping between neighbouring minima that makes the SS and SW landscapes granular. Measured at N = 128: bisection with
 blocks of 8 found 9 of the 15 transitions of an SS (rho = 0.6, T = 1.5) trajectory; on the stored default frames
-(N = 1000, Fig. 5 state points) it misses 2 % of the IPL and mBLJ transitions, 3-11 % at SS rho = 0.6, 38 % at
-rho = 0.7 and 67 % at rho = 0.95 (the Fig. 5 page gives the table). :func:`bisect_transitions` says, from the
+(N = 1000, Fig. 5 state points) it misses 2 % of the IPL and mBLJ transitions, 6 % of SW's, 3-11 % at SS rho = 0.6,
+38 % at rho = 0.7 and 67 % at rho = 0.95 (the Fig. 5 page gives the table). :func:`bisect_transitions` says, from the
 energies of every frame, which transitions bisection would report. Transitions between IHS of equal energy
 (|ΔU| <= eps) are never counted (footnote 83).
 
