@@ -920,9 +920,9 @@ def report(table, large, args, qinfo, results):
                    f"max residual {dn['max_residual']:.1e}, max rel. diff vs cg "
                    f"{dn.get('maxrel_vs_cg', float('nan')):.1e}, others' load {dn['others_load']:.2f}{star(dn)} |",
                    f"| peak memory dense | {fmt_mem(dn['memory'])} | |"]
-    import platform
+    from meso_kernels.cpuinfo import cpu_record
     thl = {r.get("threading_layer") for r in results["runs"]}
-    md += ["", f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs; numba "
+    md += ["", f"Machine: {cpu_record()['model']} ({cpu_record()['isa_level']}), {os.cpu_count()} logical CPUs; numba "
            f"threading layer {', '.join(sorted(map(str, thl)))}; load average at start / end "
            f"{results['machine']['uptime']} / {results['machine']['uptime_end']}; "
            f"{results.get('date', time.strftime('%Y-%m-%d %H:%M'))}."

@@ -501,8 +501,8 @@ def main(argv=None):
         s1 = f"{pl:.5f} / " + ("–" if ours is None else f"{ours[1]:.5f}")
         rd = "–" if ours is None else f"{(ours[1] - pl) / abs(pl):+.2%}"
         md.append(f"| {name} | {th} | {nsteps} | {vs} | {os_} | {s0} | {s1} | {rd} |")
-    import platform
-    md += ["", f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs; "
+    from meso_kernels.cpuinfo import cpu_record
+    md += ["", f"Machine: {cpu_record()['model']} ({cpu_record()['isa_level']}), {os.cpu_count()} logical CPUs; "
            f"LAMMPS {lammps_version(lmp)} ({lmp}); {time.strftime('%Y-%m-%d %H:%M')}. Timed steps follow an "
            "untimed warm-up (ours: numba compilation or cache load and the first neighbour build are excluded); "
            "LAMMPS time is its Loop time. The best LAMMPS variant at each thread count is compared."]

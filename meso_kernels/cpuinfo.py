@@ -3,7 +3,8 @@
 Results are bit-identical for a seed on one machine with one build, but numpy picks SIMD kernels by CPU at run time
 (and obeys ``NPY_DISABLE_CPU_FEATURES``) and numba compiles for the host CPU (or ``NUMBA_CPU_NAME``), so a chaotic
 trajectory on another CPU drifts apart from ours: positions differ by 1e-6 after about 1000 and by 0.1 after about
-2000 MD steps at N = 1000 (``benchmarks/README.md``, "Determinism across CPUs"). :func:`cpu_record` says which case a stored result was made in.
+2000 MD steps at N = 1000 (``benchmarks/README.md``, "Determinism across CPUs"). :func:`cpu_record` says which case
+a stored result was made in.
 
 >>> rec = cpu_record()
 >>> sorted(rec)
@@ -61,8 +62,9 @@ def isa_level(flags):
 def cpu_record():
     """A JSON-able dict: ``model`` (the CPU's name), ``isa_level`` (:func:`isa_level` of its flags; on other
     architectures ``platform.machine()``), ``numba_target`` (the CPU numba compiles for: ``NUMBA_CPU_NAME`` or the
-    host's LLVM name), ``numba_cpu_features`` (numba's feature string: ``""`` for a generic target, ``"host"`` for the host's) and ``numpy_simd`` (numpy's
-    baseline SIMD extensions, then the dispatch targets it uses here after ``NPY_DISABLE_CPU_FEATURES``)."""
+    host's LLVM name), ``numba_cpu_features`` (numba's feature string: ``""`` for a generic target, ``"host"`` for
+    the host's) and ``numpy_simd`` (numpy's baseline SIMD extensions, then the dispatch targets it uses here after
+    ``NPY_DISABLE_CPU_FEATURES``)."""
     text = _cpuinfo_text()
     model = _field(text, "model name") or platform.processor() or platform.machine() or "unknown"
     flags = (_field(text, "flags") or "").split()

@@ -24,12 +24,13 @@ NPY_OTHER_ISA_OFF="X86_V3 X86_V4 AVX512_ICL AVX512_SPR AVX2 FMA3 AVX512F AVX512C
 AVX512_CLX AVX512_CNL"
 if [ "${MESO_SKIP_SECOND_ISA:-0}" != 1 ]; then
     step "pytest again on another instruction set (NUMBA_CPU_NAME=generic, numpy SIMD dispatch off)"
-    rc=0
-    NUMBA_CPU_NAME=generic NUMBA_CACHE_DIR="$NUMBA_CACHE_DIR/generic" NPY_DISABLE_CPU_FEATURES="$NPY_OTHER_ISA_OFF" \
-        python -c 'from meso_kernels.cpuinfo import cpu_record as c; r = c(); print("numba target:", r["numba_target"], "| numpy SIMD:", " ".join(r["numpy_simd"]))' || rc=$?
-    NUMBA_CPU_NAME=generic NUMBA_CACHE_DIR="$NUMBA_CACHE_DIR/generic" NPY_DISABLE_CPU_FEATURES="$NPY_OTHER_ISA_OFF" \
-        python -m pytest "${pytest_args[@]}" "$@" || rc=$?
-    [ "$rc" -eq 0 ] || failed+=("pytest (second instruction set)")
+    (
+        export NUMBA_CPU_NAME=generic NUMBA_CACHE_DIR="$NUMBA_CACHE_DIR/generic" \
+            NPY_DISABLE_CPU_FEATURES="$NPY_OTHER_ISA_OFF"
+        python -c 'from meso_kernels.cpuinfo import cpu_record as c; r = c()
+print("numba target:", r["numba_target"], "| numpy SIMD:", " ".join(r["numpy_simd"]))' \
+            && python -m pytest "${pytest_args[@]}" "$@"
+    ) || failed+=("pytest (second instruction set)")
 fi
 
 if [ -d tests/cuda ]; then

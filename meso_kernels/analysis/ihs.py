@@ -319,13 +319,22 @@ def bisect_transitions(U, block=8, eps=1e-5):
                          f"{U.shape}")
     if not np.all(np.isfinite(U)):
         raise ValueError("U must be finite (the energy of every frame)")
-    F = U.size
+    return np.array(_bisect(U.size, block, lambda a, b: abs(U[b] - U[a]) > eps), dtype=np.int64)
+
+
+def _bisect(F, block, differ):
+    """The bisection of frames 0..F-1 shared by :func:`bisect_transitions` and ``IHSTrajectory(mode="bisect")``.
+
+    The blocks [0, block], [block, 2 block], ..., [.., F-1] are visited depth first from left to right; a block
+    (a, b) for which ``differ(a, b)`` is true is halved at (a + b) // 2, down to single steps. Returns the sorted
+    list of k with ``differ(k - 1, k)`` true. Once ``differ(a, b)`` has returned false, no later call has an end
+    below b (the caller may forget frame a)."""
     ends = list(range(0, F - 1, block)) + [F - 1]
-    found = []
     stack = list(zip(ends[:-1], ends[1:]))[::-1]
+    found = []
     while stack:
         a, b = stack.pop()
-        if abs(U[b] - U[a]) <= eps:
+        if not differ(a, b):
             continue
         if b - a == 1:
             found.append(b)
@@ -333,7 +342,7 @@ def bisect_transitions(U, block=8, eps=1e-5):
         m = (a + b) // 2
         stack.append((m, b))
         stack.append((a, m))
-    return np.array(sorted(found), dtype=np.int64)
+    return found
 
 
 def _ballistic_time(N, rho, T, dim, ballistic):
@@ -546,25 +555,19 @@ class IHSTrajectory:
                 if positions is not None:
                     positions[k] = x
         else:
-            ends = list(range(0, F - 1, self.block)) + [F - 1]
-            stack = [(a, b) for a, b in zip(ends[:-1], ends[1:])][::-1]
-            while stack:
-                a, b = stack.pop()
+            def split(a, b):
+                """Whether block (a, b) must be halved: its end IHS differ. Neighbouring frames are never split;
+                their transition follows from U. A block whose ends agree takes U[a] throughout."""
                 do(a)
                 do(b)
-                if b - a <= 1:
-                    continue
-                if same(a, b):
+                if b - a > 1 and not same(a, b):
+                    return True
+                if b - a > 1:
                     U[a + 1:b] = U[a]
-                    continue
-                m = (a + b) // 2
-                stack.append((m, b))
-                stack.append((a, m))
-                # keep only what later comparisons need: the ends of blocks still on the stack
-                if len(X) > 4 * len(stack) + 16:
-                    need = {i for p in stack for i in p}
-                    for i in [i for i in X if i not in need]:
-                        del X[i]
+                X.pop(a)                     # no later block ends below b: frame a is not compared again
+                return False
+
+            _bisect(F, self.block, split)
         if bar is not None:
             bar.close()
         self._U = U
