@@ -4,7 +4,8 @@
 structure of the model (or quenches it with ``--quench``), computes the athermal shear modulus G (paper Eq. A1), the
 dipole stiffnesses κ_ij of the interacting pairs (Eqs. A2-A4) and the local κ_i (mean of κ_ij over each particle's
 pairs), writes them next to the input (or to ``--out-dir``) with a provenance header, and prints a summary.
-``meso models`` lists the models and their options. Run ``meso --help`` or ``meso mechanics --help`` for the
+``meso models`` lists the models and their options. ``meso campaign run | status | plan`` runs the campaigns behind
+the figures (:mod:`meso_kernels.campaign.cli`). Run ``meso --help`` or ``meso mechanics --help`` for the
 details.
 
 Every output file is written atomically (temporary file + rename, :mod:`meso_kernels.io`); ``<stem>.mechanics.json``
@@ -230,6 +231,9 @@ def build_parser():
     pd.add_argument("--seed", type=int, default=0, help="random seed of the initial configurations (default 0)")
     pd.add_argument("--no-progress", action="store_true", help="no progress bars")
     pd.set_defaults(func=_dynamics)
+
+    from .campaign.cli import add_parser as add_campaign
+    add_campaign(sub, CLIError)
     return parser
 
 

@@ -16,7 +16,10 @@ import io as _io
 import json
 import os
 import platform
+import re
+import socket
 import subprocess
+import time
 import tempfile
 from importlib import metadata as _metadata
 from pathlib import Path
@@ -35,6 +38,63 @@ def _umask():
     return mask
 
 
+#: temporary files of :func:`atomic_path`: ``.<name>.<host>.<pid>.<random>.tmp`` next to the destination
+_TMP = re.compile(r"^\.(?P<name>.+)\.(?P<host>[A-Za-z0-9_-]+)\.(?P<pid>[0-9]+)\.[A-Za-z0-9_]+\.tmp$")
+
+
+def _host_tag():
+    return re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname().split(".")[0]) or "host"
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def temporary_name(name):
+    """The prefix of a temporary file for ``name`` written by this process: ``.<name>.<host>.<pid>.`` (a random
+    part and ``.tmp`` follow), which :func:`stale_temporaries` recognises once the process is gone."""
+    return f".{name}.{_host_tag()}.{os.getpid()}."
+
+
+def stale_temporaries(folder, max_age_s=86400.0, recursive=True):
+    """Temporary files left in ``folder`` (and its subfolders, unless ``recursive=False``) by writers of :func:`atomic_path` that died before renaming
+    them (``kill -9``, a lost cluster node): those written on this host by a process that no longer exists, and any
+    older than ``max_age_s`` seconds (a writer on another host). Files of a live writer are never listed."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    me, now, out = _host_tag(), time.time(), []
+    for path in (folder.rglob(".*.tmp") if recursive else folder.glob(".*.tmp")):
+        m = _TMP.match(path.name)
+        if not m or not path.is_file():
+            continue
+        try:
+            age = now - path.stat().st_mtime
+        except FileNotFoundError:  # renamed meanwhile
+            continue
+        if (m["host"] == me and not _pid_alive(int(m["pid"]))) or age > max_age_s:
+            out.append(path)
+    return sorted(out)
+
+
+def remove_stale_temporaries(folder, max_age_s=86400.0, recursive=True):
+    """Delete :func:`stale_temporaries` of ``folder``; returns the removed paths."""
+    removed = []
+    for path in stale_temporaries(folder, max_age_s, recursive):
+        try:
+            path.unlink()
+            removed.append(path)
+        except FileNotFoundError:
+            pass
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Context manager yielding a temporary path next to ``path`` (parent folders created); on a clean exit the
@@ -42,7 +102,7 @@ def atomic_path(path):
     need a file name (GSD, npz) rather than bytes."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temporary_name(path.name), suffix=".tmp")
     os.close(fd)
     try:
         yield tmp

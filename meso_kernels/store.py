@@ -91,10 +91,27 @@ def key_for(campaign, params, seed=None, code_version=CODE_VERSION):
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+def key_for_json(campaign, params_json, seed=None, code_version=CODE_VERSION):
+    """:func:`key_for` from parameters already in canonical JSON (:func:`canonical_json`), without re-encoding them:
+    the same text is hashed, so the same key results (faster for many keys)."""
+    text = ('{"campaign":' + json.dumps(_check_campaign(campaign), ensure_ascii=False) + ',"code_version":'
+            + json.dumps(str(code_version), ensure_ascii=False) + ',"params":' + params_json
+            + ("" if seed is None else ',"seed":' + canonical_json(seed)) + "}")
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
 def paths_for(campaign, key, root="data"):
     """``(npz path, json sidecar path)`` of a key."""
     folder = Path(root) / _check_campaign(campaign)
     return folder / f"{key}.npz", folder / f"{key}.json"
+
+
+def is_stored(campaign, params, seed=None, root="data", code_version=CODE_VERSION):
+    """Whether a complete result for these parameters is stored (its sidecar, written last, exists); reads nothing
+    but the file system's directory."""
+    key = key_for(campaign, params, seed=seed, code_version=code_version)
+    npz_path, json_path = paths_for(campaign, key, root)
+    return json_path.exists() and npz_path.exists()
 
 
 def _load(npz_path, json_path, payload):
@@ -115,13 +132,14 @@ def _load(npz_path, json_path, payload):
         return None
 
 
-def cached(campaign, params, compute, seed=None, root="data", code_version=CODE_VERSION, backend="cpu"):
+def cached(campaign, params, compute, seed=None, root="data", code_version=CODE_VERSION, backend="cpu", extra=None):
     """Return the stored result of ``compute`` for these parameters, computing and storing it if needed.
 
     campaign: folder name under ``root``. params: JSON-able dict (what the result depends on besides the seed).
     compute: a callable with no arguments returning a dict of arrays (name -> array-like of numbers/strings).
     Returns a dict of numpy arrays, the same on the first and on later calls. The sidecar ``<key>.json`` holds the
-    provenance (:func:`meso_kernels.io.provenance`), the key, the wall time of ``compute`` and the arrays' shapes."""
+    provenance (:func:`meso_kernels.io.provenance`), the key, the wall time of ``compute``, the arrays' shapes and
+    the entries of ``extra`` (a dict, e.g. the number of threads)."""
     if not callable(compute):
         raise TypeError(f"compute must be a callable returning a dict of arrays, got {type(compute).__name__}")
     payload = _payload(campaign, params, seed, code_version)
@@ -141,7 +159,8 @@ def cached(campaign, params, compute, seed=None, root="data", code_version=CODE_
     save_npz(npz_path, **arrays)
     record = provenance(payload["params"], payload.get("seed"), backend=backend, wall_time=wall,
                         campaign=campaign, key=key, code_version=payload["code_version"],
-                        arrays={k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in arrays.items()})
+                        arrays={k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in arrays.items()},
+                        **(extra or {}))
     write_json(json_path, record)
     return arrays
 

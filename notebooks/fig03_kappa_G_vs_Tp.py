@@ -29,6 +29,12 @@
 # max|F_i| < 1e-10, and each inherent structure gets its G (conjugate gradients on the sparse Hessian) and κ_ij of
 # randomly drawn interacting pairs (dense Cholesky pseudo-inverse). Intervals are 90 % bootstrap intervals over the
 # inherent structures of each ensemble.
+#
+# The work is a set of campaign tasks (`meso_kernels.campaign.figures.fig03_tasks`): per T_p one liquid, one set of
+# parent configurations sampled from it, one task per inherent structure (scratch, not committed) and one ensemble
+# summary (committed in `data/mechanics/`: G and ⟨κ⟩ per inherent structure and the histogram of κ_ij/⟨κ⟩). This
+# page reads the summaries and computes only those that are missing; `meso campaign run --figures 3` computes them
+# on every core or on a Dask cluster.
 
 # %% tags=["parameters", "remove-cell"]
 size = "ci"
@@ -43,96 +49,28 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from meso_kernels.analysis.stats import mean_ci, ratio_ci
-from meso_kernels.dipole import DipoleStiffness
-from meso_kernels.elasticity import shear_modulus
-from meso_kernels.hessian import build_terms
-from meso_kernels.initial import random_configuration
-from meso_kernels.integrate import thermalize
-from meso_kernels.models import get_model
+from meso_kernels.campaign import Store, load
+from meso_kernels.campaign.figures import fig03_tasks
 from meso_kernels.presets import check_size, sizes
-from meso_kernels.quench import quench
-from meso_kernels.store import REPO_ROOT, cached, data_root
-from meso_kernels.system import System
+from meso_kernels.store import REPO_ROOT
 
 check_size(size)
-DATA = data_root(size)
-SCRATCH = REPO_ROOT / "build" / "campaign-scratch" / size  # per-IHS partial results (resume after a kill)
+store = Store.for_size(size)
+tasks = fig03_tasks(size, seed=seed, temperatures=temperatures, n_pairs=n_pairs)  # one ensemble per T_p
+T_list = [t.params["T"] for t in tasks]
 RUN = sizes("fig03", size)["ipl"]
-TEMPERATURES = {"ci": [2.0, 1.0, 0.7], "default": [2.0, 1.0, 0.8, 0.7, 0.65, 0.6],
-                "paper": [2.0, 1.0, 0.8, 0.7, 0.65, 0.6, 0.57, 0.55]}
-PAIRS = {"ci": 200, "default": 2000, "paper": 2000}
-T_list = [float(T) for T in (TEMPERATURES[size] if temperatures is None else temperatures)]
-if len(T_list) < 2 or min(T_list) <= 0:
-    raise ValueError(f"temperatures must hold at least two positive parent temperatures, got {temperatures!r}")
-n_pairs = int(PAIRS[size] if n_pairs is None else n_pairs)
-if n_pairs < 2:
-    raise ValueError(f"n_pairs must be at least 2, got {n_pairs}")
-model = get_model("ipl")
-sp = model.state_point
-print(f"run size {size!r}, seed {seed}: 3D IPL, N = {RUN.N}, rho = {sp.rho}, T_p = {T_list}\n"
-      f"per T_p: {RUN.equil_steps} + {RUN.prod_steps} MD steps (dt = {sp.dt}), {RUN.n_ihs} inherent structures, "
-      f"{n_pairs} pairs each")
-
-
-# %% tags=["hide-input"]
-def parents(T):
-    """Thermalise at T and sample RUN.n_ihs configurations evenly over the production run."""
-    params = {"model": "ipl", "T": T, "N": RUN.N, "rho": sp.rho, "dt": sp.dt, "tau": sp.tau_nh,
-              "equil_steps": RUN.equil_steps, "prod_steps": RUN.prod_steps, "n_ihs": RUN.n_ihs}
-
-    def compute():
-        sim = thermalize(random_configuration(model, RUN.N, sp.rho, seed=seed), model, T, RUN.equil_steps,
-                         seed=seed, progress=True)
-        xs = []
-        for _ in range(RUN.n_ihs):
-            sim.run(RUN.ihs_interval)
-            xs.append(sim.system.positions)
-        return {"x": np.array(xs), "types": sim.system.types, "box": sim.system.box,
-                "T_kin": np.array(sim.kinetic_temperature())}
-
-    return params, cached("fig03_parents", params, compute, seed=seed, root=SCRATCH)
-
-
-def mechanics(T, k, par, params):
-    """Quench parent k, then G and the κ_ij of n_pairs random interacting pairs of the inherent structure."""
-    def compute():
-        parent = System(np.mod(par["x"][k], par["box"]), par["box"], par["types"])
-        ihs, res = quench(parent, model, method="cg", ftol=1e-10, max_steps=500_000)
-        if not res.converged:
-            raise RuntimeError(f"T_p = {T}, IHS {k}: quench did not converge ({res.summary()})")
-        terms = build_terms(ihs, model)
-        g = shear_modulus(ihs, model, terms=terms)
-        ds = DipoleStiffness(solver="auto").compute(ihs, model, n_random=n_pairs, seed=seed * 100_003 + k,
-                                                    terms=terms)
-        return {"G": g.G, "born": g.born, "G_converged": g.converged, "u_ihs": terms.energy / RUN.N,
-                "max_force": res.max_force, "kappa": ds.kappa, "kappa_zmz": ds.kappa_zmz,
-                "kappa_converged": ds.converged, "n_rattlers": ds.rattlers.sum()}
-
-    return cached("fig03_ihs", {**params, "n_pairs": n_pairs, "index": k}, compute, seed=seed, root=SCRATCH)
-
-
-def ensemble(T):
-    """All inherent structures of one T_p, stored together in data/ with provenance."""
-    params = {"model": "ipl", "T": T, "N": RUN.N, "rho": sp.rho, "dt": sp.dt, "tau": sp.tau_nh,
-              "equil_steps": RUN.equil_steps, "prod_steps": RUN.prod_steps, "n_ihs": RUN.n_ihs, "n_pairs": n_pairs,
-              "quench": "cg, max|F| < 1e-10", "kappa_solver": "auto"}
-
-    def compute():
-        pp, par = parents(T)
-        per = [mechanics(T, k, par, pp) for k in range(RUN.n_ihs)]
-        return {key: np.array([p[key] for p in per]) for key in per[0]} | {"T_kin": par["T_kin"]}
-
-    return cached("fig03_kappa_G", params, compute, seed=seed, root=DATA)
-
-
-results = {}
-print(f"{'T_p':>6s} {'<G>':>8s} {'<kappa>':>8s} {'U_IHS/N':>8s} {'unconv.':>7s} {'rattl.':>6s} {'time':>8s}")
+print(f"run size {size!r}, seed {seed}: 3D IPL, N = {RUN.N}, T_p = {T_list}\n"
+      f"per T_p: liquid {RUN.equil_steps} MD steps, then {RUN.n_ihs} parents sampled over {RUN.prod_steps} steps, "
+      f"{tasks[0].params['n_pairs']} random pairs per inherent structure\n"
+      f"campaign tasks: `meso campaign run --size {size} --figures 3` computes the same on all cores")
+t0 = time.perf_counter()
+results = dict(zip(T_list, load(tasks, store)))  # computes only what is not stored
+print(f"loaded (or computed) in {time.perf_counter() - t0:.1f} s\n")
+print(f"{'T_p':>6s} {'<G>':>8s} {'<kappa>':>8s} {'U_IHS/N':>8s} {'unconv.':>7s} {'rattl.':>6s} {'T_kin':>7s}")
 for T in T_list:
-    t0 = time.perf_counter()
-    results[T] = ensemble(T)
     r = results[T]
-    print(f"{T:6.3f} {r['G'].mean():8.3f} {r['kappa'].mean():8.3f} {r['u_ihs'].mean():8.4f} "
-          f"{(~r['kappa_converged']).sum():7d} {r['n_rattlers'].sum():6d} {time.perf_counter() - t0:7.1f}s")
+    print(f"{T:6.3f} {r['G'].mean():8.3f} {r['kappa_mean'].mean():8.3f} {r['u_ihs'].mean():8.4f} "
+          f"{r['n_kappa_unconverged'].sum():7d} {r['n_rattlers'].sum():6d} {r['T_kin'].mean():7.3f}")
 
 # %% [markdown]
 # Each inherent structure contributes one G and the mean of its κ_ij; the relative change is taken against the
@@ -147,9 +85,9 @@ T_ref = max(T_list)
 rows = []
 for T in sorted(T_list):
     r = results[T]
-    kap = r["kappa"].mean(axis=1)  # per-IHS mean over its random pairs
+    kap = r["kappa_mean"]  # per-IHS mean over its random pairs
     ref = results[T_ref]
-    dk = ratio_ci(kap, ref["kappa"].mean(axis=1), seed=seed)
+    dk = ratio_ci(kap, ref["kappa_mean"], seed=seed)
     dg = ratio_ci(r["G"], ref["G"], seed=seed)
     rows.append((T, *mean_ci(kap, seed=seed), *mean_ci(r["G"], seed=seed), *dk, *dg))
 rows = np.array(rows)
@@ -164,10 +102,10 @@ ax.set_xlabel(r"parent temperature $T_p$")
 ax.set_ylabel(r"relative change $X(T_p)/X(T_p^{\max}) - 1$ (%)")
 ax.set_title("(a) 3D IPL: annealing stiffens κ more than G")
 ax.legend()
-bins = np.logspace(-2, 1, 40)
 for T, color in ((max(T_list), "C1"), (min(T_list), "C4")):
-    kap = results[T]["kappa"].ravel()
-    h, e = np.histogram(kap / kap.mean(), bins=bins, density=True)
+    r = results[T]  # the ensemble stores the histogram of kappa_ij/<kappa> over all its pairs (20 bins per decade)
+    e, counts = r["kappa_edges"], r["kappa_counts"]
+    h = counts / ((counts.sum() + r["kappa_below"] + r["kappa_above"]) * np.diff(e))
     bx.loglog(np.sqrt(e[1:] * e[:-1]), np.where(h > 0, h, np.nan), "o-", ms=3, color=color, label=f"$T_p$ = {T:g}")
 bx.set_xlabel(r"$\kappa_{ij}/\langle\kappa\rangle$")
 bx.set_ylabel(r"$P(\kappa_{ij}/\langle\kappa\rangle)$")
@@ -176,7 +114,7 @@ bx.legend()
 fig.tight_layout()
 plt.show()
 
-out = DATA / "fig03_kappa_G" / f"fig03_{size}_relative_change.csv"
+out = store.data / "figures" / f"fig03_{size}_relative_change.csv"
 with atomic_path(out) as tmp, open(tmp, "w", newline="") as fh:  # temporary file, then rename
     w = csv.writer(fh)
     w.writerow(["T_p", "kappa", "kappa_lo", "kappa_hi", "G", "G_lo", "G_hi", "dkappa", "dkappa_lo", "dkappa_hi",

@@ -56,44 +56,32 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from meso_kernels.analysis.ihs import bisect_transitions, reduced_rate, reduced_time
-from meso_kernels.campaign import StatePointDynamics, dynamics, ihs_trajectories, match_viscosity
+from meso_kernels.campaign import Resolver, Store, ihs_tasks, load
+from meso_kernels.campaign.figures import FIG05_DURATION, fig05_trajectories, liquid_tasks, viscous_points
 from meso_kernels.presets import check_size
-from meso_kernels.statepoints import check_key, label, schedule
+from meso_kernels.statepoints import check_key, label
 
 check_size(size)
 for k in list(models) + list(densities):
     check_key(k)
-# trajectory lengths in t0: long enough for several transitions in IPL, short where hopping is fast (SS, SW take
-# ten times more frames per t0 and hop 10-100 times more often)
-DURATION = {"ci": {"ipl": 0.1, "mblj": 0.05, "ss0.6": 0.01, "ss0.7": 0.01, "ss0.95": 0.01, "sw": 0.01},
-            "default": {"ipl": 0.5, "mblj": 0.1, "ss0.6": 0.02, "ss0.7": 0.02, "ss0.95": 0.03, "sw": 0.02},
-            "paper": {"ipl": 4.0, "mblj": 1.0, "ss0.6": 0.2, "ss0.7": 0.3, "ss0.95": 0.5, "sw": 0.2}}
-# trajectories per state point: SW quenches cost seconds each at N = 1000, so fewer of them at the default size
-N_TRAJ = {"ci": {}, "default": {"sw": 4}, "paper": {}}
-N_TRAJ_DEFAULT = {"ci": 3, "default": 8, "paper": 10}
-
-
-def trajectories_for(key):
-    return int(n_traj) if n_traj is not None else N_TRAJ[size].get(key, N_TRAJ_DEFAULT[size])
-
-
-durations = dict(DURATION[size]) | dict(duration_t0 or {})
-
-
-def viscous_points(keys):
-    runs = {k: [StatePointDynamics(k, dynamics(size, k, T, seed=seed)) for T in schedule(size, k).temperatures]
-            for k in keys}
-    return match_viscosity(runs)
-
-
+# trajectory lengths in t0 and trajectories per state point: meso_kernels.campaign.figures (FIG05_DURATION,
+# FIG05_N_TRAJ), shared with `meso campaign run --figures 5`
+durations = dict(FIG05_DURATION[size]) | dict(duration_t0 or {})
+store = Store.for_size(size)
+load(liquid_tasks(size, dict.fromkeys([*models, *densities]), seed=seed), store)  # computes only missing liquids
+resolver = Resolver(store)
 results = {}
 
 
 def analyse(chosen):
-    for key, r in chosen.items():
-        if (key, r.T) in results:
-            continue
-        trajs = ihs_trajectories(size, key, r.T, trajectories_for(key), durations[key], seed=seed)
+    todo = {key: ihs_tasks(size, key, r.T, fig05_trajectories(size, key, n_traj), durations[key], seed=seed)
+            for key, r in chosen.items() if (key, r.T) not in results}
+    stored = load([t for ts in todo.values() for t in ts], store)  # computes only missing trajectories
+    per_key = {}
+    for key, ts in todo.items():
+        per_key[key], stored = stored[:len(ts)], stored[len(ts):]
+    for key, trajs in per_key.items():
+        r = chosen[key]
         N, rho = int(trajs[0]["N"]), float(trajs[0]["rho"])
         rates = np.array([float(t["rate"]) for t in trajs])
         mean, lo, hi = reduced_rate(rates, N=N, rho=rho, T=r.T, seed=seed)
@@ -110,10 +98,10 @@ def analyse(chosen):
               f"reduced rate {mean:.3g} [{lo:.3g}, {hi:.3g}]")
 
 
-target_a, chosen_a = viscous_points(models)
+target_a, chosen_a = viscous_points(size, models, resolver, seed=seed)
 print(f"models at tau_alpha/t0 ~ {target_a:.3g}")
 analyse(chosen_a)
-target_c, chosen_c = viscous_points(densities)
+target_c, chosen_c = viscous_points(size, densities, resolver, seed=seed)
 print(f"SS densities at tau_alpha/t0 ~ {target_c:.3g}")
 analyse(chosen_c)
 

@@ -41,18 +41,17 @@ import numpy as np
 
 from meso_kernels.analysis.fits import stokes_einstein
 from meso_kernels.analysis.msd import ballistic_end
-from meso_kernels.campaign import StatePointDynamics, dynamics
+from meso_kernels.campaign.figures import liquid_runs
 from meso_kernels.presets import check_size
 from meso_kernels.statepoints import check_key, label, schedule
 
 check_size(size)
 for k in models:
     check_key(k)
-runs = {}
 for key in models:
     sched = schedule(size, key)
     print(f"{label(key)}: N = {sched.N}, T = {list(sched.temperatures)}")
-    runs[key] = [StatePointDynamics(key, dynamics(size, key, T, seed=seed)) for T in sched.temperatures]
+runs = liquid_runs(size, models, seed=seed)  # stored liquids (campaign tasks); computes only missing ones
 
 print(f"\n{'model':>9s} {'T':>6s} {'tau_a/t0':>9s} {'D t0/a0^2':>10s} {'t_ball/t0':>9s} {'T_kin':>7s}  note")
 for key, rs in runs.items():

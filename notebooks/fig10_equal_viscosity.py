@@ -32,16 +32,16 @@ target_tau = None  # tau_alpha/t0 to match; None: the largest value every model 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 
-from meso_kernels.campaign import StatePointDynamics, dynamics, match_viscosity
+from meso_kernels.campaign import match_viscosity
+from meso_kernels.campaign.figures import liquid_runs
 from meso_kernels.plots import collapse_panels
 from meso_kernels.presets import check_size
-from meso_kernels.statepoints import check_key, label, schedule
+from meso_kernels.statepoints import check_key, label
 
 check_size(size)
 for k in models:
     check_key(k)
-runs = {key: [StatePointDynamics(key, dynamics(size, key, T, seed=seed)) for T in schedule(size, key).temperatures]
-        for key in models}
+runs = liquid_runs(size, models, seed=seed)  # stored liquids (campaign tasks); computes only missing ones
 target, chosen = match_viscosity(runs, target_tau)
 print(f"target tau_alpha/t0 = {target:.3g}")
 for key, r in chosen.items():

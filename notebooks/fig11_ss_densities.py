@@ -35,18 +35,18 @@ target_tau = None  # tau_alpha/t0 to match; None: the largest value every densit
 import matplotlib.pyplot as plt
 import numpy as np
 
-from meso_kernels.campaign import StatePointDynamics, dynamics, match_viscosity
+from meso_kernels.campaign import match_viscosity
+from meso_kernels.campaign.figures import liquid_runs
 from meso_kernels.plots import collapse_panels
 from meso_kernels.presets import check_size
-from meso_kernels.statepoints import check_key, label, schedule
+from meso_kernels.statepoints import check_key, label
 
 check_size(size)
 for k in densities:
     check_key(k)
     if not k.startswith("ss"):
         raise ValueError(f"densities must be sticky-sphere keys (ss0.6, ss0.7, ss0.95), got {k!r}")
-runs = {key: [StatePointDynamics(key, dynamics(size, key, T, seed=seed)) for T in schedule(size, key).temperatures]
-        for key in densities}
+runs = liquid_runs(size, densities, seed=seed)  # stored liquids (campaign tasks); computes only missing ones
 for key, rs in runs.items():
     print(f"{label(key)}: " + ", ".join(f"T = {r.T:g}: tau_a/t0 = {r.tau_alpha / r.t0:.3g}" for r in rs))
 target, chosen = match_viscosity(runs, target_tau)

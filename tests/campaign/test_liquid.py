@@ -46,13 +46,13 @@ def test_short_run_reports_instead_of_extrapolating():
 
 def test_cached_run_resumes_without_recomputing(tmp_path, monkeypatch):
     calls = []
-    real = campaign.equilibrium_dynamics
+    real = campaign.liquid.equilibrium_dynamics
 
     def counting(*args, **kwargs):
         calls.append(args)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(campaign, "equilibrium_dynamics", counting)
+    monkeypatch.setattr(campaign.liquid, "equilibrium_dynamics", counting)
     first = campaign.dynamics("ci", "sw", 0.08, seed=1, root=tmp_path)
     second = campaign.dynamics("ci", "sw", 0.08, seed=1, root=tmp_path)
     assert len(calls) == 1

@@ -1,25 +1,19 @@
-"""Campaigns: the expensive runs behind the figures, each stored once per parameter set with its provenance
-(:func:`meso_kernels.store.cached`), so that a killed campaign resumes at the first state point not yet stored.
+"""Liquid state points (task kind ``liquid``, stored in ``<data>/dynamics/``) and what is derived from them.
 
 - :func:`equilibrium_dynamics` — one liquid state point: equilibrate, then measure F_s, MSD, α2 and P(|Δr|) on the fly
-  (:class:`~meso_kernels.analysis.logtime.LogTimeCorrelator`); keeps the final configuration so that later campaigns
-  (IHS trajectories, isoconfigurational ensembles) start from an equilibrated liquid.
-- :func:`dynamics` — the same, cached under ``<root>/dynamics/`` for a scheduled state point
-  (:mod:`meso_kernels.statepoints`).
-
->>> from meso_kernels.campaign import equilibrium_dynamics
->>> out = equilibrium_dynamics("ipl", T=1.2, N=256, equil_steps=500, prod_steps=2000, seed=1)
->>> corr = correlator(out)
->>> bool(corr.fs[1][0] > 0.9 and corr.msd_total[-1] > corr.msd_total[0])
-True
+  (:class:`~meso_kernels.analysis.logtime.LogTimeCorrelator`); keeps the final configuration so that later tasks
+  (IHS trajectories, mechanics parents, isoconfigurational ensembles) start from an equilibrated liquid.
+- :func:`liquid_task` — that computation as a campaign task; :func:`dynamics` — its stored result at a scheduled state
+  point (:mod:`meso_kernels.statepoints`), computed first if missing.
+- :class:`StatePointDynamics`, :func:`match_viscosity`, :func:`structure_factor_peak`: what the figures derive.
 """
 import time
 
 import numpy as np
 
-from .analysis.logtime import LogTimeCorrelator
-from .statepoints import check_key, model_for, schedule
-from .store import cached, data_root
+from ..analysis.logtime import LogTimeCorrelator
+from ..statepoints import check_key, model_for, schedule
+from .task import Kind, Task, register
 
 #: bump when the computation below changes in a way that changes its stored results
 DYNAMICS_VERSION = 1
@@ -39,8 +33,8 @@ def equilibrium_dynamics(key, T, N, equil_steps, prod_steps, seed=0, max_lag=Non
     steps, ``kinetic_temperature`` and ``potential_energy`` (per particle) sampled at each origin, and the final
     configuration ``final_positions``, ``final_velocities``, ``types``, ``box``.
     """
-    from .initial import random_configuration
-    from .integrate import thermalize
+    from ..initial import random_configuration
+    from ..integrate import thermalize
     check_key(key)
     model = model_for(key)
     sp = model.state_point
@@ -83,22 +77,40 @@ def correlator(arrays):
 
 def final_system(arrays):
     """The final equilibrated configuration (with velocities) of a stored dynamics result."""
-    from .system import System
+    from ..system import System
     return System(arrays["final_positions"], arrays["box_final"], arrays["types"], arrays["final_velocities"])
 
 
-def dynamics(size, key, T, seed=0, root=None, progress=False):
-    """:func:`equilibrium_dynamics` at a scheduled state point (:func:`meso_kernels.statepoints.schedule`), cached
-    under ``<root>/dynamics`` (``root`` defaults to :func:`meso_kernels.store.data_root` of ``size``)."""
+def _liquid_compute(task, p, load, progress):
+    return equilibrium_dynamics(p["key"], p["T"], p["N"], p["equil_steps"], p["prod_steps"], seed=task.seed,
+                                progress=progress)
+
+
+register(Kind("liquid", "dynamics", "data", _liquid_compute,
+              work=lambda p: p["N"] * (p["equil_steps"] + p["prod_steps"]), default_rate=2.5e-7,
+              doc="equilibrium liquid: F_s, MSD and the final configuration"))
+
+
+def liquid_task(key, T, N, equil_steps, prod_steps, seed=0):
+    """The task of one liquid state point (:func:`equilibrium_dynamics`), stored in ``<data>/dynamics/``."""
+    check_key(key)
+    return Task.make("liquid", {"key": key, "T": float(T), "N": int(N), "equil_steps": int(equil_steps),
+                                "prod_steps": int(prod_steps), "version": DYNAMICS_VERSION}, seed=seed)
+
+
+def scheduled_liquid(size, key, T, seed=0):
+    """:func:`liquid_task` at a scheduled state point (:func:`meso_kernels.statepoints.schedule`)."""
     sched = schedule(size, key)
     pt = sched.at(T)
-    params = {"key": key, "T": pt.T, "N": sched.N, "equil_steps": pt.equil_steps, "prod_steps": pt.prod_steps,
-              "version": DYNAMICS_VERSION}
-    root = data_root(size) if root is None else root
-    return cached("dynamics", params,
-                  lambda: equilibrium_dynamics(key, pt.T, sched.N, pt.equil_steps, pt.prod_steps, seed=seed,
-                                               progress=progress),
-                  seed=seed, root=root)
+    return liquid_task(key, pt.T, sched.N, pt.equil_steps, pt.prod_steps, seed=seed)
+
+
+def dynamics(size, key, T, seed=0, root=None, progress=False):
+    """The stored :func:`equilibrium_dynamics` result at a scheduled state point, computed first if missing.
+    ``root``: the data folder (default :func:`meso_kernels.store.data_root` of ``size``)."""
+    from .runner import load_one
+    from .task import Store
+    return load_one(scheduled_liquid(size, key, T, seed=seed), Store.for_size(size, data=root), progress=progress)
 
 
 class StatePointDynamics:
@@ -109,8 +121,8 @@ class StatePointDynamics:
     Attributes: key, T, model, corr (:class:`LogTimeCorrelator`), a0, t0, tau_alpha, D, note."""
 
     def __init__(self, key, arrays):
-        from .analysis.msd import diffusion_coefficient
-        from .analysis.units import a0, t0
+        from ..analysis.msd import diffusion_coefficient
+        from ..analysis.units import a0, t0
         self.key = key
         self.model = model_for(key)
         self.arrays = arrays
@@ -172,83 +184,11 @@ def match_viscosity(runs, target=None):
     return target, chosen
 
 
-#: bump when the IHS-trajectory computation changes in a way that changes stored results
-IHS_VERSION = 4
-
-
-def ihs_trajectories(size, key, T, n_traj, duration_t0, seed=0, root=None, max_step=None, keep_positions=1,
-                     progress=False):
-    """Fig. 5: ``n_traj`` inherent-structure trajectories of model ``key`` at the scheduled temperature T, each
-    ``duration_t0`` t0 long, recorded with :func:`~meso_kernels.analysis.ihs.ihs_time_step`, with *every* frame
-    quenched (:class:`~meso_kernels.analysis.ihs.IHSTrajectory` in mode "all"): the transition count is the paper's.
-    What bisection would have found follows from the stored energies
-    (:func:`~meso_kernels.analysis.ihs.bisect_transitions`).
-
-    Trajectory 0 starts from the final configuration of the stored :func:`dynamics` run at (key, T); trajectory k
-    starts after τ_α of NVT dynamics (model δt) from the start of trajectory k − 1, so the starts are nearly
-    independent equilibrium configurations. Each trajectory is cached on its own under ``<root>/ihs_trajectories``
-    (a killed campaign resumes at the first missing one). ``max_step`` caps every minimiser step (default: the
-    model's :data:`~meso_kernels.analysis.ihs.BASIN_MAX_STEP`) and is part of the stored parameters. The first
-    ``keep_positions`` trajectories also store the inherent-structure positions of every frame (``ihs_positions``,
-    float32, 4 F N d bytes each) for pictures and movies. Returns a list of dicts (energies, times, transitions,
-    n_quenches, rate, duration, start configuration, and ``ihs_positions`` where kept)."""
-    from .analysis.ihs import IHSTrajectory, ihs_time_step, record_trajectory
-    from .integrate import NoseHoover
-    from .system import System
-
-    if isinstance(n_traj, bool) or int(n_traj) != n_traj or n_traj < 1:
-        raise ValueError(f"n_traj must be a positive integer, got {n_traj!r}")
-    if not (np.isfinite(duration_t0) and duration_t0 > 0):
-        raise ValueError(f"duration_t0 must be a positive duration in units of t0, got {duration_t0!r}")
-    if isinstance(keep_positions, bool) or int(keep_positions) != keep_positions or keep_positions < 0:
-        raise ValueError(f"keep_positions must be an integer >= 0 (how many trajectories keep their IHS positions), "
-                         f"got {keep_positions!r}")
-    root = data_root(size) if root is None else root
-    dyn = StatePointDynamics(key, dynamics(size, key, T, seed=seed, root=root))
-    model, sp = dyn.model, dyn.model.state_point
-    dt_ihs = ihs_time_step(model)
-    max_step = IHSTrajectory(model, max_step=max_step).max_step  # resolves the default, validates an override
-    nframes = int(round(duration_t0 * dyn.t0 / dt_ihs)) + 1
-    spacing = dyn.tau_alpha if np.isfinite(dyn.tau_alpha) else 10 * dyn.t0
-    spacing_steps = max(1, int(round(spacing / sp.dt)))
-    sched = schedule(size, key)
-    out = []
-    for k in range(int(n_traj)):
-        params = {"key": key, "T": float(T), "N": sched.N, "dynamics_seed": seed, "index": k,
-                  "duration_t0": float(duration_t0), "nframes": nframes, "dt": dt_ihs, "spacing_steps": spacing_steps,
-                  "mode": "all", "eps": 1e-5, "ftol": 1e-8, "max_step": max_step,
-                  "keep_positions": bool(k < keep_positions), "version": IHS_VERSION}
-
-        def compute(k=k):
-            if k == 0:
-                start = final_system(dyn.arrays)
-            else:  # tau_alpha of NVT dynamics on from the start of the previous trajectory (run only when computing)
-                prev = out[-1]
-                s = System(prev["start_positions"], prev["box"], prev["types"], prev["start_velocities"])
-                sim = NoseHoover(s, model, dt=sp.dt, T=T, tau=sp.tau_nh)
-                sim.run(spacing_steps)
-                start = sim.system
-            traj = record_trajectory(start, model, T, nframes, dt=dt_ihs, seed=k)
-            res = IHSTrajectory(model, eps=1e-5, ftol=1e-8, mode="all", max_step=max_step,
-                                keep_positions=k < keep_positions).compute(traj, progress=progress)
-            extra = {"ihs_positions": res.positions} if k < keep_positions else {}
-            return {"energies": res.energies, "times": res.times, "quenched": res.quenched,
-                    "transitions": res.transitions, "n_quenches": np.array(res.n_quenches),
-                    "n_unconverged": np.array(res.n_unconverged), "rate": np.array(res.rate),
-                    "duration": np.array(res.duration), "wall_time": np.array(res.wall_time),
-                    "start_positions": start.positions, "start_velocities": start.velocities,
-                    "types": start.types, "box": start.box, "T": np.array(float(T)), "rho": np.array(sp.rho),
-                    "N": np.array(start.N), "max_step": np.array(max_step), **extra}
-
-        out.append(cached("ihs_trajectories", params, compute, seed=seed, root=root))
-    return out
-
-
 def structure_factor_peak(runs, q_range=(3.0, 10.0), bins=120, q_max=12.0):
     """q_max check (MODELS.md section 9, Table I): the first peak of S(q) of the large species, pooled over the final
     configurations of the stored runs ``runs`` (a list of :class:`StatePointDynamics` of one model, one box).
     Returns ``(q_peak, n_configurations)``; :class:`~meso_kernels.analysis.sq.StructureFactor` (freud) computes S(q)."""
-    from .analysis.sq import StructureFactor
+    from ..analysis.sq import StructureFactor
     if not runs:
         raise ValueError("runs is empty: give the state points of one model")
     large = runs[0].large

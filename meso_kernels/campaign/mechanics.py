@@ -1,0 +1,147 @@
+"""Mechanics ensembles: G and κ of inherent structures quenched from an equilibrium liquid (Figs 3, 4, 6, 7).
+
+Three kinds of task, one ensemble at parent temperature T_p:
+
+- ``parents`` (scratch): continue the stored liquid at T_p (task kind ``liquid``) with Nosé–Hoover NVT and sample
+  ``n_conf`` configurations evenly over ``prod_steps`` steps;
+- ``mechanics_ihs`` (scratch), one per configuration: quench it (CG, max|F_i| < 1e-10), then G (Eq. A1), κ_ij of
+  ``n_pairs`` random interacting pairs (Eqs A2–A3) and, with ``local=True``, the local κ_i from all pairs (Eq. A4);
+- ``mechanics`` (data): the ensemble in summary form: per inherent structure G, the mean κ, the energy and checks,
+  and the histogram of κ_ij / ⟨κ⟩ over all pairs on a fixed logarithmic grid (plus κ_i per particle with
+  ``local``). The raw κ_ij stay in scratch.
+"""
+import numpy as np
+
+from ..statepoints import check_key, model_for
+from .liquid import final_system, liquid_task
+from .task import Kind, Task, register
+
+MECHANICS_VERSION = 1
+#: edges of the stored histogram of κ_ij / ⟨κ⟩ (log-spaced, 1e-3 .. 1e2)
+KAPPA_EDGES = np.logspace(-3, 2, 101)
+
+
+def _parents_compute(task, p, load, progress):
+    from ..integrate import NoseHoover
+    model = model_for(p["key"])
+    sp = model.state_point
+    sim = NoseHoover(final_system(load(task.needs[0])), model, dt=sp.dt, T=p["T"], tau=sp.tau_nh, seed=task.seed)
+    interval = p["prod_steps"] // p["n_conf"]
+    xs, kin, pot = [], [], []
+    steps = range(p["n_conf"])
+    if progress:
+        from tqdm.auto import tqdm
+        steps = tqdm(steps, desc=f"parents {p['key']} T={p['T']:g}", unit="conf")
+    for _ in steps:
+        sim.run(interval)
+        xs.append(sim.system.positions)
+        kin.append(sim.kinetic_temperature())
+        pot.append(sim.potential_energy() / sim.N)
+    s = sim.system
+    return {"x": np.array(xs), "types": s.types, "box": s.box, "T_kin": np.array(kin),
+            "potential_energy": np.array(pot)}
+
+
+register(Kind("parents", "mechanics_parents", "scratch", _parents_compute,
+              work=lambda p: p["N"] * p["prod_steps"], default_rate=2.5e-7,
+              doc="equilibrium configurations sampled from the liquid"))
+
+
+def _ihs_compute(task, p, load, progress):
+    from ..dipole import DipoleStiffness
+    from ..elasticity import shear_modulus
+    from ..hessian import build_terms
+    from ..quench import quench
+    from ..system import System
+    model = model_for(p["key"])
+    par = load(task.needs[0])
+    k = p["index"]
+    parent = System(np.mod(par["x"][k], par["box"]), par["box"], par["types"])
+    ihs, res = quench(parent, model, method="cg", ftol=p["ftol"], max_steps=500_000)
+    if not res.converged:
+        raise RuntimeError(f"{task.label()}: quench did not converge ({res.summary()})")
+    terms = build_terms(ihs, model)
+    g = shear_modulus(ihs, model, terms=terms)
+    ds = DipoleStiffness(solver=p["kappa_solver"]).compute(ihs, model, n_random=p["n_pairs"],
+                                                          seed=task.seed * 100_003 + k, terms=terms)
+    out = {"G": np.array(g.G), "born": np.array(g.born), "G_converged": np.array(g.converged),
+           "u_ihs": np.array(terms.energy / ihs.N), "max_force": np.array(res.max_force), "kappa": ds.kappa,
+           "kappa_zmz": ds.kappa_zmz, "kappa_converged": ds.converged, "n_rattlers": np.array(ds.rattlers.sum()),
+           "ihs_positions": ihs.positions.astype(np.float32), "types": ihs.types}
+    if p["local"]:
+        full = DipoleStiffness(solver=p["kappa_solver"]).compute(ihs, model, pairs="all", terms=terms)
+        out["local_kappa"] = full.local_kappa
+        out["local_converged"] = np.array(bool(full.converged.all()))
+    return out
+
+
+def _ihs_work(p):
+    nd = p["N"] * 3
+    return nd ** 3 / 3 + 2 * nd ** 2 * p["n_pairs"] * (1 + 2 * p["local"]) + 1e5 * p["N"]
+
+
+register(Kind("mechanics_ihs", "mechanics_ihs", "scratch", _ihs_compute, work=_ihs_work, default_rate=1.5e-10,
+              doc="one inherent structure: quench, G, kappa_ij of random pairs"))
+
+
+def _ensemble_compute(task, p, load, progress):
+    per = [load(t) for t in task.needs[1:]]
+    par = load(task.needs[0])
+    kappa = np.concatenate([r["kappa"] for r in per])
+    counts, _ = np.histogram(kappa / kappa.mean(), bins=KAPPA_EDGES)
+    out = {name: np.array([r[name] for r in per]) for name in ("G", "born", "G_converged", "u_ihs", "max_force",
+                                                                 "n_rattlers")}
+    out.update(kappa_mean=np.array([r["kappa"].mean() for r in per]),
+               kappa_zmz_mean=np.array([r["kappa_zmz"].mean() for r in per]),
+               n_kappa_unconverged=np.array([int((~r["kappa_converged"]).sum()) for r in per]),
+               n_pairs=np.array([len(r["kappa"]) for r in per]), kappa_edges=KAPPA_EDGES,
+               kappa_counts=counts, kappa_below=np.array(int((kappa / kappa.mean() < KAPPA_EDGES[0]).sum())),
+               kappa_above=np.array(int((kappa / kappa.mean() >= KAPPA_EDGES[-1]).sum())),
+               T_kin=par["T_kin"], T=np.array(p["T"]), N=np.array(p["N"]), types=per[0]["types"])
+    if p["local"]:
+        out["local_kappa"] = np.array([r["local_kappa"] for r in per], dtype=np.float32)
+    return out
+
+
+register(Kind("mechanics", "mechanics", "data", _ensemble_compute, work=lambda p: p["n_conf"] * p["n_pairs"],
+              default_rate=1e-6, doc="ensemble summary: G, <kappa> per IHS, kappa histogram"))
+
+
+def parents_task(key, T, N, equil_steps, liquid_steps, prod_steps, n_conf, seed=0):
+    """The ``parents`` task: ``n_conf`` configurations sampled every ``prod_steps // n_conf`` NVT steps from the end
+    of the liquid task ``liquid_task(key, T, N, equil_steps, liquid_steps, seed)``, which it needs."""
+    check_key(key)
+    for name, v, lo in (("N", N, 2), ("equil_steps", equil_steps, 0), ("liquid_steps", liquid_steps, 2),
+                        ("prod_steps", prod_steps, 1), ("n_conf", n_conf, 1)):
+        if isinstance(v, bool) or int(v) != v or v < lo:
+            raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
+    if prod_steps < n_conf:
+        raise ValueError(f"prod_steps = {prod_steps} cannot hold n_conf = {n_conf} configurations")
+    liquid = liquid_task(key, T, N, equil_steps, liquid_steps, seed=seed)
+    return Task.make("parents", {"key": key, "T": float(T), "N": int(N), "version": MECHANICS_VERSION,
+                                 "liquid": liquid.static_key, "prod_steps": int(prod_steps), "n_conf": int(n_conf)},
+                     seed=seed, needs=(liquid,))
+
+
+def mechanics_tasks(key, T, N, equil_steps, liquid_steps, prod_steps, n_conf, n_pairs, local=False, seed=0):
+    """The task graph of one mechanics ensemble at parent temperature ``T``; returns the ``mechanics`` summary task
+    (its :attr:`~meso_kernels.campaign.task.Task.needs` are the parents and the per-IHS tasks, which need the
+    liquid).
+
+    key: model key (:data:`meso_kernels.statepoints.MODEL_KEYS`). N: particles. equil_steps, liquid_steps: the
+    liquid task's equilibration and measured steps. prod_steps: steps over which the ``n_conf`` parents are sampled.
+    n_pairs: random interacting pairs per inherent structure. local: also κ_i of every particle from all pairs
+    (costs about 3x more). seed: of the liquid, of the parents' thermostat and of the pair draws."""
+    if isinstance(n_pairs, bool) or int(n_pairs) != n_pairs or n_pairs < 1:
+        raise ValueError(f"n_pairs must be an integer >= 1, got {n_pairs!r}")
+    parents = parents_task(key, T, N, equil_steps, liquid_steps, prod_steps, n_conf, seed=seed)
+    base = {"key": key, "T": float(T), "N": int(N), "version": MECHANICS_VERSION, "parents": parents.static_key}
+    per = [Task.make("mechanics_ihs", {**base, "index": k, "n_pairs": int(n_pairs),
+                                       "local": bool(local), "ftol": 1e-10, "kappa_solver": "auto"},
+                     seed=seed, needs=(parents,))
+           for k in range(int(n_conf))]
+    return Task.make("mechanics", {**base, "n_conf": int(n_conf),
+                                   "n_pairs": int(n_pairs), "local": bool(local)},
+                     seed=seed, needs=(parents, *per))
+
+

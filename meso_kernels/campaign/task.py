@@ -1,0 +1,289 @@
+"""Campaign tasks: one expensive, independent step (a liquid state point, an inherent-structure trajectory, one
+inherent structure's mechanics, one batch of isoconfigurational runs, ...) named by its parameters.
+
+A :class:`Task` holds its *kind*, its parameters, its seed and the tasks whose stored results it reads
+(:attr:`Task.needs`). Its result lives in a :class:`Store`: ``<data>/<campaign>/<key>.npz`` plus a JSON sidecar for what
+the figures read (small, committed), ``<scratch>/<campaign>/<key>.npz`` for raw per-pair or per-run arrays (git-ignored).
+The key is :func:`meso_kernels.store.key_for` of the kind's campaign folder, the *store parameters* and the seed
+(signac's idea: the state point is the id). The store parameters are the task's parameters, except for kinds that
+complete them from a dependency's result (an IHS trajectory takes its spacing from the liquid's τ_α): those are
+resolved once the dependency is stored, and until then the task's key is unknown.
+
+A kind is registered once (:func:`register`) with its campaign folder, whether it writes to data or scratch, its
+``compute(task, params, load, progress)`` (pure: reads its inputs with ``load(dependency)`` and returns a dict of
+arrays) and a ``work(params)`` estimate used to predict its cost from stored wall times.
+
+>>> from meso_kernels.campaign import Task, Store, KINDS
+>>> t = Task.make("liquid", {"key": "ipl", "T": 1.2, "N": 256, "equil_steps": 100, "prod_steps": 200, "version": 1},
+...               seed=0)
+>>> t.kind, t.params["T"], KINDS["liquid"].campaign
+('liquid', 1.2, 'dynamics')
+>>> Task.make("lquid", {})
+Traceback (most recent call last):
+...
+ValueError: unknown task kind 'lquid'; allowed: ihs, iso, iso_mobility, liquid, mechanics, mechanics_ihs, parents
+"""
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from ..io import remove_stale_temporaries, temporary_name
+from ..store import REPO_ROOT, cached, canonical_json, data_root, is_stored, key_for, key_for_json, load_npz, paths_for
+
+WHERE = ("data", "scratch")
+KINDS = {}
+
+
+class CampaignError(RuntimeError):
+    """A campaign cannot start or finish: bad input, an unwritable store, an unreachable scheduler, failed tasks."""
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of task. name: what users see ("liquid"); campaign: its folder in the store; where: "data" (small,
+    committed: what figures read) or "scratch" (raw arrays, git-ignored); compute(task, params, load, progress) ->
+    dict of arrays; resolve(task, load) -> store parameters (None: the task's own parameters); work(params) -> a
+    number proportional to the cost (CPU-seconds per unit are fitted from stored wall times); default_rate: CPU-s per
+    work unit when nothing of this kind is stored yet; doc: one line for status tables."""
+    name: str
+    campaign: str
+    where: str
+    compute: object
+    resolve: object = None
+    work: object = None
+    default_rate: float = 0.0
+    doc: str = ""
+
+    def __post_init__(self):
+        if self.where not in WHERE:
+            raise ValueError(f"Kind.where must be one of {', '.join(WHERE)}, got {self.where!r}")
+
+
+def register(kind):
+    """Add a :class:`Kind` to :data:`KINDS` (an existing name is replaced: reloading a module is harmless)."""
+    KINDS[kind.name] = kind
+    return kind
+
+
+def check_kind(name):
+    if name not in KINDS:
+        raise ValueError(f"unknown task kind {name!r}; allowed: {', '.join(sorted(KINDS))}")
+    return KINDS[name]
+
+
+@dataclass(frozen=True, eq=False)
+class Task:
+    """One campaign step: ``kind``, canonical JSON of its parameters, ``seed`` (int or None), ``needs`` (tasks whose
+    stored results it reads). Immutable and hashable; equal tasks are the same step. Build with :meth:`make`."""
+    kind: str
+    params_json: str
+    seed: object = None
+    needs: tuple = field(default=(), compare=False)
+
+    @classmethod
+    def make(cls, kind, params, seed=None, needs=()):
+        check_kind(kind)
+        for dep in needs:
+            if not isinstance(dep, Task):
+                raise TypeError(f"needs must hold Tasks, got {type(dep).__name__}")
+        return cls(kind, canonical_json(params), None if seed is None else int(seed), tuple(needs))
+
+    @cached_property
+    def params(self):
+        """The parameters (a dict; do not modify it)."""
+        return json.loads(self.params_json)
+
+    @cached_property
+    def static_key(self):
+        """The store key of a kind without ``resolve`` (None for kinds whose key needs a stored input)."""
+        if self.spec.resolve is not None:
+            return None
+        return key_for_json(self.spec.campaign, self.params_json, seed=self.seed)
+
+    @property
+    def spec(self):
+        return check_kind(self.kind)
+
+    @cached_property
+    def ident(self):
+        """16 hex digits naming the task (its kind, parameters, seed and, through their idents, its inputs)."""
+        text = canonical_json({"kind": self.kind, "params": json.loads(self.params_json), "seed": self.seed,
+                               "needs": [d.ident for d in self.needs]})
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def __eq__(self, other):
+        return (isinstance(other, Task) and self.kind == other.kind and self.params_json == other.params_json
+                and self.seed == other.seed)
+
+    def __hash__(self):
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = hash((self.kind, self.params_json, self.seed))
+            object.__setattr__(self, "_hash", h)
+        return h
+
+    def label(self):
+        """A short human-readable name: kind and the parameters that tell tasks of one figure apart."""
+        p = self.params
+        bits = [f"{k}={p[k]}" for k in ("key", "T", "index", "conf", "batch") if k in p]
+        return f"{self.kind}({', '.join(bits)})"
+
+    def __repr__(self):
+        return f"Task({self.label()}, seed={self.seed})"
+
+
+@dataclass(frozen=True)
+class Store:
+    """Where results go: ``data`` (committed: what the figures read) and ``scratch`` (git-ignored raw arrays). Both
+    must be visible to every worker (a shared file system on a cluster)."""
+    data: Path
+    scratch: Path
+
+    def __post_init__(self):  # absolute, so that workers started elsewhere find the same folders
+        object.__setattr__(self, "data", Path(self.data).expanduser().absolute())
+        object.__setattr__(self, "scratch", Path(self.scratch).expanduser().absolute())
+
+    @classmethod
+    def for_size(cls, size, data=None, scratch=None):
+        """The default store of a run size: data under :func:`meso_kernels.store.data_root`, scratch under
+        ``build/campaign-scratch/<size>``; ``data`` / ``scratch`` override either."""
+        from ..presets import check_size
+        check_size(size)
+        data = data_root(size) if data is None else Path(data)
+        scratch = REPO_ROOT / "build" / "campaign-scratch" / size if scratch is None else Path(scratch)
+        return cls(Path(data), Path(scratch))
+
+    def root(self, kind):
+        return self.data if check_kind(kind).where == "data" else self.scratch
+
+    def check_writable(self):
+        """Raise :class:`CampaignError` naming the folder if data or scratch cannot be written (checked by writing
+        and removing a probe file, so that it also holds on a read-only mount); creates missing folders."""
+        for name, folder in (("data", self.data), ("scratch", self.scratch)):
+            try:
+                Path(folder).mkdir(parents=True, exist_ok=True)
+                fd, probe = tempfile.mkstemp(dir=folder, prefix=temporary_name("meso-probe"), suffix=".tmp")
+                os.close(fd)
+                os.unlink(probe)
+            except OSError as exc:
+                raise CampaignError(f"the {name} folder {str(folder)!r} is not writable "
+                                    f"({exc.strerror or exc}); give a writable folder with --{name}") from None
+
+    def clean(self):
+        """Remove temporary files left by killed writers in every campaign folder (see
+        :func:`meso_kernels.io.remove_stale_temporaries`); returns the removed paths."""
+        removed = []
+        for root in (self.data, self.scratch):  # write probes of check_writable
+            removed += remove_stale_temporaries(root, recursive=False)
+        for spec in KINDS.values():
+            removed += remove_stale_temporaries(Path(self.root(spec.name)) / spec.campaign)
+        return removed
+
+
+class _Missing(Exception):
+    pass
+
+
+class Resolver:
+    """Resolves store parameters and keys of tasks against one store, loading each dependency at most once."""
+
+    def __init__(self, store, snapshot=False):
+        self.store = store
+        self._listing = {} if snapshot else None
+        self._params = {}
+        self._keys = {}
+        self._arrays = {}
+
+    def params(self, task):
+        """The store parameters of ``task``; None while a dependency they come from is not stored."""
+        if task not in self._params:
+            spec = task.spec
+            if spec.resolve is None:
+                self._params[task] = task.params
+            else:
+                try:
+                    self._params[task] = spec.resolve(task, self._strict_load)
+                except _Missing:
+                    return None
+        return self._params[task]
+
+    def key(self, task):
+        if task.static_key is not None:
+            return task.static_key
+        if task not in self._keys:
+            p = self.params(task)
+            if p is None:
+                return None
+            self._keys[task] = key_for(task.spec.campaign, p, seed=task.seed)
+        return self._keys[task]
+
+    def paths(self, task):
+        k = self.key(task)
+        return None if k is None else paths_for(task.spec.campaign, k, self.store.root(task.kind))
+
+    def done(self, task):
+        """Whether the task's result is stored. With ``snapshot=True`` each folder is listed once (fast for many
+        tasks; later changes are not seen)."""
+        if self._listing is None:
+            paths = self.paths(task)
+            return paths is not None and paths[1].exists() and paths[0].exists()
+        key = self.key(task)
+        if key is None:
+            return False
+        folder = (str(self.store.root(task.kind)), task.spec.campaign)
+        if folder not in self._listing:
+            try:
+                self._listing[folder] = set(os.listdir(os.path.join(*folder)))
+            except OSError:
+                self._listing[folder] = set()
+        names = self._listing[folder]
+        return f"{key}.json" in names and f"{key}.npz" in names
+
+    def sidecar(self, task):
+        """The stored sidecar (dict) of a done task, else None."""
+        paths = self.paths(task)
+        if paths is None or not paths[1].exists():
+            return None
+        return json.loads(paths[1].read_text(encoding="utf-8"))
+
+    def load(self, task):
+        """The stored arrays of ``task`` (None if not stored)."""
+        if task not in self._arrays:
+            paths = self.paths(task)
+            if paths is None or not (paths[0].exists() and paths[1].exists()):
+                return None
+            self._arrays[task] = load_npz(paths[0])
+        return self._arrays[task]
+
+    def _strict_load(self, task):
+        arrays = self.load(task)
+        if arrays is None:
+            raise _Missing(task)
+        return arrays
+
+
+def execute(task, store, *_dependencies, progress=False):
+    """Compute and store ``task`` unless it is stored; its dependencies must be stored. Returns a small dict: ident,
+    key, computed (bool), wall time (s). ``_dependencies`` are ignored (Dask passes the dependencies' results there,
+    so that it runs them first)."""
+    import numba
+
+    res = Resolver(store)
+    params = res.params(task)
+    if params is not None and res.done(task):
+        return {"ident": task.ident, "key": res.key(task), "computed": False, "wall": 0.0}
+    missing = [d.label() for d in task.needs if not res.done(d)]
+    if missing:
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        raise CampaignError(f"{task.label()}: its inputs {', '.join(missing[:3])}{more} are not stored")
+    spec = task.spec
+    root = store.root(task.kind)
+    import time
+    t0 = time.perf_counter()
+    cached(spec.campaign, params, lambda: spec.compute(task, params, res._strict_load, progress),
+           seed=task.seed, root=root, extra={"task_kind": task.kind, "numba_threads": numba.get_num_threads()})
+    return {"ident": task.ident, "key": res.key(task), "computed": True, "wall": time.perf_counter() - t0}

@@ -1,0 +1,56 @@
+"""Figure task sets, status and plan: what each figure declares, and that the committed default data are found."""
+import pytest
+
+from meso_kernels.campaign import CostModel, Plan, Store, check_figures, figure_tasks, plan_text, status_text
+from meso_kernels.campaign.figures import FIGURES, fig03_tasks
+from meso_kernels.presets import sizes
+from meso_kernels.statepoints import schedule
+
+
+def test_declared_task_sets(tmp_path):
+    empty = Store(tmp_path / "d", tmp_path / "s")
+    f3 = figure_tasks("3", "ci", store=empty)
+    run = sizes("fig03", "ci")["ipl"]
+    assert [t.kind for t in f3.tasks] == ["mechanics"] * 3 and not f3.pending
+    assert all(len(t.needs) == 1 + run.n_ihs and t.params["N"] == run.N for t in f3.tasks)
+    f9 = figure_tasks("fig09", "default", store=empty)
+    assert {t.kind for t in f9.tasks} == {"liquid"} and len(f9.tasks) == sum(
+        len(schedule("default", k).temperatures) for k in ("ipl", "mblj", "ss0.6", "sw"))
+    # Fig. 5 chooses its state points from the liquids: with none stored, its trajectories are pending
+    f5 = figure_tasks("5", "ci", store=empty)
+    assert {t.kind for t in f5.tasks} == {"liquid"} and len(f5.pending) == 2
+    only = figure_tasks("5", "ci", store=empty, models=["sw"])
+    assert {t.params["key"] for t in only.tasks} == {"sw"}
+    assert check_figures(["3", "fig05", 9, "Fig10"]) == ["3", "5", "9", "10"]
+    with pytest.raises(ValueError, match=r"unknown figure 'fig2'; figures with a task set: 3, 5, 9, 10, 11"):
+        check_figures(["fig2"])
+    with pytest.raises(ValueError, match="at least two positive parent temperatures"):
+        fig03_tasks("ci", temperatures=[1.0])
+
+
+@pytest.mark.parametrize("figure", list(FIGURES))
+def test_committed_default_data_are_complete(figure):
+    """Every task the default book needs is stored in data/ (the scratch results behind summaries are not needed):
+    a change that alters a key without recomputing the data fails here."""
+    store = Store.for_size("default")
+    ft = figure_tasks(figure, "default", store=store)
+    assert not ft.pending, ft.pending
+    plan = Plan(ft.tasks, store, order=False)
+    assert not plan.needed, [t.label() for t in plan.needed[:5]]
+    text = status_text("default", [figure], store)
+    rows = [line.split() for line in text.splitlines()[2:-1] if not line.strip().startswith("+")]
+    assert rows and all(r[0] == figure and int(r[3]) == 0 for r in rows), text
+
+
+def test_cost_model_and_plan_read_sidecars(tmp_path):
+    default = Store.for_size("default")
+    cost = CostModel(default)
+    assert cost.counts.get(("liquid", "ipl"), 0) >= 1 and cost.rate("liquid", "ipl") > 0
+    # an unmeasured kind falls back to its built-in rate
+    empty = CostModel(Store(tmp_path / "d", tmp_path / "s"))
+    assert empty.rate("iso", "ipl") > 0
+    text = plan_text("paper", ["9", "11"], Store(tmp_path / "d", tmp_path / "s"), reference=default)
+    lines = text.splitlines()
+    assert "size 'paper'" in lines[0] and any(line.split()[:2] == ["9", "all"] for line in lines)
+    hours = float(next(line.split()[3] for line in lines if line.split()[:2] == ["9", "all"]))
+    assert hours > 0
