@@ -63,9 +63,19 @@ def _canonical(obj, where="params"):
                     f"use numbers, strings, booleans, None, lists and dicts with string keys")
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
 def canonical_json(obj):
     """The canonical JSON text of ``obj``: sorted keys, no spaces, shortest float repr."""
-    return json.dumps(_canonical(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    if type(obj) is dict and all(type(k) is str and type(v) in _PLAIN and (type(v) is not float or math.isfinite(v))
+                                 for k, v in obj.items()):
+        plain = obj  # a flat dict of exact built-in types is its own canonical form (fast path for many keys)
+    elif type(obj) in _PLAIN and type(obj) is not float:
+        plain = obj
+    else:
+        plain = _canonical(obj)
+    return json.dumps(plain, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def _check_campaign(campaign):

@@ -90,7 +90,10 @@ class Task:
         for dep in needs:
             if not isinstance(dep, Task):
                 raise TypeError(f"needs must hold Tasks, got {type(dep).__name__}")
-        return cls(kind, canonical_json(params), None if seed is None else int(seed), tuple(needs))
+        task = cls(kind, canonical_json(params), None if seed is None else int(seed), tuple(needs))
+        if type(params) is dict and all(type(v) in (str, int, float, bool, type(None)) for v in params.values()):
+            task.__dict__["params"] = dict(params)  # already plain: spare the JSON decoding (many tasks)
+        return task
 
     @cached_property
     def params(self):

@@ -54,3 +54,10 @@ def test_cost_model_and_plan_read_sidecars(tmp_path):
     assert "size 'paper'" in lines[0] and any(line.split()[:2] == ["9", "all"] for line in lines)
     hours = float(next(line.split()[3] for line in lines if line.split()[:2] == ["9", "all"]))
     assert hours > 0
+
+
+def test_committed_data_stay_small():
+    """data/ holds summaries only (raw per-pair and per-run arrays go to the git-ignored scratch folder)."""
+    from meso_kernels.store import REPO_ROOT
+    size = sum(p.stat().st_size for p in (REPO_ROOT / "data").rglob("*") if p.is_file())
+    assert size < 100e6, f"data/ holds {size / 1e6:.1f} MB"
