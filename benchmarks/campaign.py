@@ -4,7 +4,7 @@ cluster of 1 and of 2 (or more) single-threaded workers, measured in the same ru
 Usage (from the repository root)::
 
     source scripts/_env.sh
-    python benchmarks/campaign.py                              # 16 tasks, N = 500, 200 pairs; 1 and 2 workers
+    python benchmarks/campaign.py                              # 16 tasks, N = 1000, 1000 pairs; 1 and 2 workers
     python benchmarks/campaign.py --workers 1,2 --n-tasks 32   # more tasks: less start/finish granularity
     python benchmarks/campaign.py --n-tasks 2 --N 128 --n-pairs 10 --idle-timeout 0    # smoke test (seconds)
 
@@ -272,8 +272,9 @@ def main(argv=None):
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__[
                                      __doc__.index("Task set"):__doc__.index("Results:")])
     ap.add_argument("--n-tasks", type=int, default=16, help="timed mechanics_ihs tasks (default 16)")
-    ap.add_argument("--N", type=int, default=500, help="particles (default 500)")
-    ap.add_argument("--n-pairs", type=int, default=200, help="random κ pairs per inherent structure (default 200)")
+    ap.add_argument("--N", type=int, default=1000, help="particles (default 1000, as the liquids of Figs 4-11)")
+    ap.add_argument("--n-pairs", type=int, default=1000,
+                    help="random κ pairs per inherent structure (default 1000)")
     ap.add_argument("--T", type=float, default=0.7, help="parent temperature of the IPL liquid (default 0.7)")
     ap.add_argument("--equil-steps", type=int, default=5000, help="liquid equilibration steps (default 5000)")
     ap.add_argument("--liquid-steps", type=int, default=2000, help="liquid measured steps (default 2000)")
