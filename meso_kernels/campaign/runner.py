@@ -17,9 +17,9 @@ inherent structures that need them).
 >>> import tempfile
 >>> from meso_kernels.campaign import Store, liquid_task, load
 >>> store = Store(tempfile.mkdtemp(), tempfile.mkdtemp())
->>> [out] = load([liquid_task("ipl", 1.2, 64, 100, 200, seed=1)], store, progress=False)
+>>> [out] = load([liquid_task("ipl", 1.2, 128, 100, 200, seed=1)], store, progress=False)
 >>> int(out["N"]), float(out["T"])
-(64, 1.2)
+(128, 1.2)
 """
 import heapq
 import os
