@@ -201,7 +201,6 @@ def measure_serial(tasks, warm, store, monitor, log):
 
 
 def measure_dask(tasks, warm, store, workers, monitor, log):
-    import numba  # noqa: F401  (the workers import it through execute)
     from distributed import Client, wait
 
     from meso_kernels.campaign import execute, local_cluster, run

@@ -100,16 +100,17 @@ def _estimator(store):
     return model.task_cost
 
 
-def run(targets, store, client=None, progress=True, stream=None):
+def run(targets, store, client=None, progress=True, stream=None, cost=None):
     """Compute the missing tasks of ``targets`` into ``store`` (a :class:`~meso_kernels.campaign.task.Store`).
 
-    client: None to run serially here, or a :class:`distributed.Client`. progress: a tqdm bar over tasks.
+    client: None to run serially here, or a :class:`distributed.Client`. progress: a tqdm bar over tasks. cost:
+    task -> estimated CPU-seconds, for the order (default: from the store's sidecars, :class:`CostModel`).
     Returns a dict: ``computed`` (tasks run), ``skipped`` (already stored), ``failed`` ({task name: error}),
     ``removed`` (stale temporary files of killed writers, cleaned before and after). Raises
     :class:`~meso_kernels.campaign.task.CampaignError` if a task failed (after the others finished)."""
     store.check_writable()
     removed = store.clean()
-    plan = Plan(targets, store, cost=_estimator(store))
+    plan = Plan(targets, store, cost=cost or _estimator(store))
     computed, failed = [], {}
     bar = None
     if progress and plan.needed:
@@ -175,7 +176,7 @@ def load(targets, store, progress=True):
     """The stored arrays of every target (a list, in order), computing the missing ones serially first. A long
     computation says so, and how to run it in parallel instead."""
     targets = list(targets)
-    plan = Plan(targets, store)
+    plan = Plan(targets, store, order=False)
     if plan.needed:
         cost = _estimator(store)
         seconds = sum(cost(t) for t in plan.needed)
@@ -183,7 +184,7 @@ def load(targets, store, progress=True):
             print(f"computing {len(plan.needed)} missing tasks here, one after the other (estimated "
                   f"{seconds / 3600:.1f} CPU-hours); `meso campaign run` runs them on all cores or a cluster",
                   file=sys.stderr)
-        run(targets, store, progress=progress)
+        run(targets, store, progress=progress, cost=cost)
     res = Resolver(store)
     return [res.load(t) for t in targets]
 

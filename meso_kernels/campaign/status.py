@@ -126,6 +126,7 @@ def plan_text(size, figures, store, models=None, reference=None):
     them at ``size``, of those still missing, and GPU-hours where a GPU benchmark exists. Rates come from the
     results stored for ``size`` and for ``reference`` (another store, normally the default size's)."""
     from .figures import figure_tasks
+    from .runner import Plan
     stores = [store] + ([reference] if reference is not None else [])
     model = CostModel(*stores)
     cost = model.task_cost
@@ -136,7 +137,6 @@ def plan_text(size, figures, store, models=None, reference=None):
              f"{'figure':>6s}  {'kind':<14s} {'tasks':>7s} {'CPU-h':>9s} {'missing':>9s} {'GPU-h':>8s}"]
     for fig in figures:
         ft = figure_tasks(fig, size, store=store, models=models, choose_from=choose)
-        from .runner import Plan
         plan = Plan(ft.tasks, store, cost=cost, order=False)
         needed = set(plan.needed)
         per = defaultdict(lambda: [0, 0.0, 0.0])

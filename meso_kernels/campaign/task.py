@@ -27,12 +27,13 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 from ..io import remove_stale_temporaries, temporary_name
-from ..store import REPO_ROOT, cached, canonical_json, data_root, is_stored, key_for, key_for_json, load_npz, paths_for
+from ..store import REPO_ROOT, cached, canonical_json, data_root, key_for, key_for_json, load_npz, paths_for
 
 WHERE = ("data", "scratch")
 KINDS = {}
@@ -285,7 +286,6 @@ def execute(task, store, *_dependencies, progress=False):
         raise CampaignError(f"{task.label()}: its inputs {', '.join(missing[:3])}{more} are not stored")
     spec = task.spec
     root = store.root(task.kind)
-    import time
     t0 = time.perf_counter()
     cached(spec.campaign, params, lambda: spec.compute(task, params, res._strict_load, progress),
            seed=task.seed, root=root, extra={"task_kind": task.kind, "numba_threads": numba.get_num_threads()})

@@ -80,7 +80,7 @@ def test_stale_temporaries_of_dead_writers_only(tmp_path):
     dead = folder / f".abc.npz.{host}.{_dead_pid()}.x1y2.tmp"
     live = folder / f".abc.npz.{host}.{os.getpid()}.x1y3.tmp"
     remote = folder / f".abc.npz.otherhost.{os.getpid()}.x1y4.tmp"
-    old_remote = folder / f".abd.npz.otherhost.1.x1y5.tmp"
+    old_remote = folder / ".abd.npz.otherhost.1.x1y5.tmp"
     unrelated = folder / ".notes.tmp"
     for p in (dead, live, remote, old_remote, unrelated):
         p.write_bytes(b"partial")
