@@ -27,3 +27,46 @@ def collapse_panels(ax_msd, ax_fs, chosen, labels=None):
         ax_msd.legend(fontsize=8, frameon=False)
     ax_fs.axhline(0.2, color="k", ls=":", lw=0.8)
     ax_fs.set(xlabel="t / t0", ylabel="F_s(q_max, t)", ylim=(-0.02, 1.02))
+
+
+def activation_row(axes, analysis, label=None):
+    """One row of the paper's Fig. 4 from a :class:`~meso_kernels.campaign.series.SeriesAnalysis`, on four axes:
+
+    1. F_s(q_max, t) of the large species against t/t0 at every T (colour from hot to cold), the level 0.2 dotted;
+    2. τ_α/t0 against 1/T (filled: the activated points used by the fits);
+    3. the relative change X(T_p)/X(T_p,max) − 1 of κ and G against 1/T_p with 90 % bootstrap intervals;
+    4. ln(τ_α/t0) against κ/T with the Eq. 3 line over the activated points (legend: t̃, ℓ̃ and the verdict).
+    """
+    import matplotlib.pyplot as plt
+    s = analysis.series
+    label = label or s.key
+    a1, a2, a3, a4 = axes
+    colours = plt.cm.viridis(np.linspace(0.0, 0.9, len(s.T)))
+    for c, p in zip(colours, s.points):
+        a1.semilogx(p.corr.t / p.t0, p.corr.fs[p.large], color=c, lw=1.2, label=f"T = {p.T:g}")
+    a1.axhline(0.2, color="k", ls=":", lw=0.8)
+    a1.set(xlabel="t / t0", ylabel="F_s(q_max, t)", ylim=(-0.02, 1.02), title=f"{label}: F_s")
+    a1.legend(fontsize=6, frameon=False, ncol=2)
+    tau = s.tau_over_t0
+    act = analysis.activated
+    a2.semilogy(1 / s.T[~act], tau[~act], "o", mfc="none", color="C0", label="not fitted")
+    a2.semilogy(1 / s.T[act], tau[act], "o", color="C0", label=f"τ_α/t0 ≥ {analysis.activated_from:g}")
+    a2.set(xlabel="1 / T", ylabel="τ_α / t0", title=f"{label}: τ_α")
+    a2.legend(fontsize=7, frameon=False)
+    for name, marker, colour, text in (("kappa", "o", "C3", "κ"), ("G", "s", "C0", "G")):
+        rc = analysis.change[name]
+        y = 100 * rc.value
+        a3.errorbar(1 / rc.T, y, yerr=100 * np.array([rc.value - rc.low, rc.high - rc.value]), marker=marker,
+                    color=colour, capsize=2, ms=4, label=text)
+    a3.axhline(0, color="grey", lw=0.5)
+    a3.set(xlabel="1 / T_p", ylabel="X(T_p)/X(T_p,max) − 1 (%)", title=f"{label}: κ and G")
+    a3.legend(fontsize=7, frameon=False)
+    f, v = analysis.fits["kappa"], analysis.verdicts["kappa"]
+    x_all = s.means("kappa") / s.T
+    a4.plot(x_all[~act], np.log(tau[~act]), "o", mfc="none", color="C3")
+    a4.errorbar(f.x, f.y, xerr=f.x_err, yerr=f.sigma, fmt="o", color="C3", capsize=2, ms=4)
+    xx = np.linspace(min(x_all.min(), f.x.min()), max(x_all.max(), f.x.max()), 50)
+    a4.plot(xx, f.slope * xx + f.intercept, "k-", lw=1,
+            label=f"t̃ = {f.t_tilde:.2g}, ℓ̃ = {f.l_tilde:.2g}\nEq. 3 {'holds' if v.holds else 'fails'}")
+    a4.set(xlabel="κ / T", ylabel="ln(τ_α / t0)", title=f"{label}: Eq. 3")
+    a4.legend(fontsize=7, frameon=False)

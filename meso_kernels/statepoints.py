@@ -2,8 +2,11 @@
 temperatures and how long to equilibrate and to measure at each.
 
 The paper gives no temperature list (its legends are images; MODELS.md section 10). Ours were chosen from the
-relaxation times measured on this machine (MODELS.md section 10) so that τ_α/t0 spans about 1 to 100; at
-each temperature the run equilibrates for ≳ 10 τ_α and measures for ≳ 25 τ_α. Model keys: ``ipl``, ``mblj``,
+relaxation times measured on this machine (MODELS.md section 10) so that τ_α/t0 spans about 1 to 10³ at the
+default size. The first points of each default schedule start from random configurations, equilibrate ≳ 10 τ_α and
+measure ≳ 25 τ_α; the deep ones start from the final configuration of the previous, hotter point (``cooled``),
+equilibrate ~4 τ_α and measure ~12 τ_α in 8 blocks of time origins, whose scatter gives the error bars of the
+stationarity check (:func:`meso_kernels.analysis.logtime.equilibration_check`). Model keys: ``ipl``, ``mblj``,
 ``ss0.6``, ``ss0.7``, ``ss0.95`` (sticky spheres at ρ = 0.6, 0.7, 0.95) and ``sw``.
 
 >>> sched = schedule("default", "ipl")
@@ -16,7 +19,7 @@ Traceback (most recent call last):
 ...
 ValueError: unknown model key 'lj'; allowed: ipl, mblj, ss0.6, ss0.7, ss0.95, sw
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .presets import check_size
 
@@ -25,10 +28,14 @@ MODEL_KEYS = ("ipl", "mblj", "ss0.6", "ss0.7", "ss0.95", "sw")
 
 @dataclass(frozen=True)
 class StatePoint:
-    """One temperature of a schedule: T (energy units), equil_steps and prod_steps (MD steps of the model's δt)."""
+    """One temperature of a schedule: T (energy units), equil_steps and prod_steps (MD steps of the model's δt);
+    blocks: blocks of time origins kept apart for the stationarity check (>= 4 gives it error bars); cooled: start
+    from the final configuration of the schedule's previous (hotter) point instead of a random one."""
     T: float
     equil_steps: int
     prod_steps: int
+    blocks: int = 2
+    cooled: bool = False
 
 
 @dataclass(frozen=True)
@@ -51,35 +58,59 @@ class Schedule:
 
 
 def _s(key, N, *pts):
-    return Schedule(key, N, tuple(StatePoint(float(T), int(e), int(p)) for T, e, p in pts))
+    return Schedule(key, N, tuple(StatePoint(float(T), int(e), int(p), *rest) for T, e, p, *rest in pts))
+
+
+#: a deep point: 8 blocks of time origins, cooled from the previous point
+_DEEP = (8, True)
+#: a new hot point: 8 blocks, random start
+_HOT = (8, False)
 
 
 #: size -> model key -> Schedule. ci: N = 256 and fast temperatures (seconds each); default: N = 1000 down to
-#: τ_α/t0 ≈ 100 (SW: ≈ 10; about 1 CPU-hour in all); paper: Table-I N, same temperatures, twice the steps.
+#: τ_α/t0 ≈ 10³ for IPL, mBLJ and SS ρ = 0.6, ≈ 300 for SS ρ = 0.7 and 0.95, and SW as deep as it stays amorphous
+#: (about 8 CPU-hours in all); paper: Table-I N, same temperatures, twice the steps.
 SCHEDULES = {
     "ci": {
         "ipl": _s("ipl", 256, (1.2, 4_000, 12_000), (1.0, 4_000, 15_000), (0.85, 6_000, 25_000)),
         "mblj": _s("mblj", 256, (1.5, 4_000, 12_000), (1.1, 4_000, 15_000), (0.9, 6_000, 20_000)),
         "ss0.6": _s("ss0.6", 256, (2.0, 4_000, 12_000), (1.6, 4_000, 15_000), (1.3, 6_000, 25_000)),
-        "ss0.7": _s("ss0.7", 256, (2.5, 4_000, 15_000), (2.2, 6_000, 30_000)),
-        "ss0.95": _s("ss0.95", 256, (10.0, 4_000, 20_000), (8.0, 6_000, 30_000)),
+        "ss0.7": _s("ss0.7", 256, (3.0, 3_000, 10_000, 4), (2.5, 4_000, 15_000), (2.2, 6_000, 30_000, 4, True)),
+        "ss0.95": _s("ss0.95", 256, (12.0, 3_000, 10_000, 4), (10.0, 4_000, 20_000),
+                     (8.0, 6_000, 30_000, 4, True)),
         "sw": _s("sw", 256, (0.08, 1_500, 2_500), (0.06, 1_500, 3_000), (0.045, 1_500, 4_000)),
     },
     "default": {
+        # the points of the first four (random start, two halves) keep their stored results; the deep ones each
+        # equilibrate ~4 τ_α from the previous point and measure ~12 τ_α (estimates from MODELS.md section 10)
         "ipl": _s("ipl", 1000, (1.0, 20_000, 50_000), (0.8, 30_000, 100_000), (0.7, 100_000, 300_000),
-                  (0.65, 300_000, 1_000_000)),
+                  (0.65, 300_000, 1_000_000), (0.6, 400_000, 1_200_000, *_DEEP),
+                  (0.57, 1_100_000, 3_300_000, *_DEEP)),
         "mblj": _s("mblj", 1000, (1.0, 20_000, 50_000), (0.8, 30_000, 100_000), (0.7, 50_000, 150_000),
-                   (0.6, 100_000, 300_000), (0.55, 200_000, 600_000), (0.52, 300_000, 1_000_000)),
+                   (0.6, 100_000, 300_000), (0.55, 200_000, 600_000), (0.52, 300_000, 1_000_000),
+                   (0.49, 250_000, 750_000, *_DEEP), (0.47, 650_000, 2_000_000, *_DEEP),
+                   (0.46, 1_100_000, 3_300_000, *_DEEP)),
         "ss0.6": _s("ss0.6", 1000, (1.5, 20_000, 50_000), (1.2, 50_000, 200_000), (1.0, 150_000, 600_000),
-                    (0.95, 300_000, 1_200_000)),
-        "ss0.7": _s("ss0.7", 1000, (2.2, 50_000, 200_000), (2.0, 100_000, 300_000), (1.85, 300_000, 800_000)),
-        "ss0.95": _s("ss0.95", 1000, (8.0, 50_000, 200_000), (7.0, 100_000, 300_000), (6.5, 300_000, 800_000)),
+                    (0.95, 300_000, 1_200_000), (0.9, 300_000, 900_000, *_DEEP), (0.87, 600_000, 1_800_000, *_DEEP),
+                    (0.85, 1_000_000, 3_000_000, *_DEEP)),
+        "ss0.7": _s("ss0.7", 1000, (3.2, 20_000, 50_000, *_HOT), (2.6, 30_000, 100_000, *_HOT),
+                    (2.2, 50_000, 200_000), (2.0, 100_000, 300_000), (1.85, 300_000, 800_000),
+                    (1.72, 340_000, 1_000_000, *_DEEP)),
+        "ss0.95": _s("ss0.95", 1000, (11.0, 20_000, 50_000, *_HOT), (9.5, 30_000, 100_000, *_HOT),
+                     (8.0, 50_000, 200_000), (7.0, 100_000, 300_000), (6.5, 300_000, 800_000),
+                     (6.0, 180_000, 530_000, *_DEEP)),
         "sw": _s("sw", 1000, (0.06, 10_000, 20_000), (0.045, 10_000, 20_000), (0.035, 10_000, 30_000),
-                 (0.03, 20_000, 50_000), (0.027, 30_000, 80_000), (0.025, 50_000, 100_000)),
+                 (0.03, 20_000, 50_000), (0.027, 30_000, 80_000), (0.025, 50_000, 100_000),
+                 (0.023, 12_000, 36_000, *_DEEP), (0.021, 48_000, 144_000, *_DEEP),
+                 (0.02, 105_000, 315_000, *_DEEP)),
     },
 }
+# every ci point keeps 4 blocks of time origins, so that the stationarity check runs in CI
+SCHEDULES["ci"] = {k: Schedule(k, s.N, tuple(replace(p, blocks=max(p.blocks, 4)) for p in s.points))
+                   for k, s in SCHEDULES["ci"].items()}
 _PAPER_N = {"ipl": 2000, "mblj": 8000, "ss0.6": 3000, "ss0.7": 4000, "ss0.95": 4000, "sw": 8000}
-SCHEDULES["paper"] = {k: Schedule(k, _PAPER_N[k], tuple(StatePoint(p.T, 2 * p.equil_steps, 2 * p.prod_steps)
+SCHEDULES["paper"] = {k: Schedule(k, _PAPER_N[k], tuple(StatePoint(p.T, 2 * p.equil_steps, 2 * p.prod_steps, 8,
+                                                                   p.cooled)
                                                         for p in s.points))
                       for k, s in SCHEDULES["default"].items()}
 

@@ -27,12 +27,13 @@
 size = "ci"
 seed = 0
 models = ["ipl", "mblj", "ss0.6", "sw"]  # keys of meso_kernels.statepoints
-target_tau = None  # tau_alpha/t0 to match; None: the largest value every model reaches
+target_tau = "auto"  # tau_alpha/t0 to match; "auto": the fixed target of this size (VISCOUS_TARGETS); None: the largest value every model reaches
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 
 from meso_kernels.campaign import match_viscosity
+from meso_kernels.campaign.figures import viscous_target
 from meso_kernels.campaign.figures import liquid_runs
 from meso_kernels.plots import collapse_panels
 from meso_kernels.presets import check_size
@@ -42,6 +43,8 @@ check_size(size)
 for k in models:
     check_key(k)
 runs = liquid_runs(size, models, seed=seed)  # stored liquids (campaign tasks); computes only missing ones
+if target_tau == "auto":
+    target_tau = viscous_target(size, list(runs))
 target, chosen = match_viscosity(runs, target_tau)
 print(f"target tau_alpha/t0 = {target:.3g}")
 for key, r in chosen.items():

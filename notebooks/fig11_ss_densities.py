@@ -29,13 +29,14 @@
 size = "ci"
 seed = 0
 densities = ["ss0.6", "ss0.7", "ss0.95"]  # model keys of meso_kernels.statepoints
-target_tau = None  # tau_alpha/t0 to match; None: the largest value every density reaches
+target_tau = "auto"  # tau_alpha/t0 to match; "auto": the fixed target of this size (VISCOUS_TARGETS); None: the largest value every density reaches
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import numpy as np
 
 from meso_kernels.campaign import match_viscosity
+from meso_kernels.campaign.figures import viscous_target
 from meso_kernels.campaign.figures import liquid_runs
 from meso_kernels.plots import collapse_panels
 from meso_kernels.presets import check_size
@@ -49,6 +50,8 @@ for k in densities:
 runs = liquid_runs(size, densities, seed=seed)  # stored liquids (campaign tasks); computes only missing ones
 for key, rs in runs.items():
     print(f"{label(key)}: " + ", ".join(f"T = {r.T:g}: tau_a/t0 = {r.tau_alpha / r.t0:.3g}" for r in rs))
+if target_tau == "auto":
+    target_tau = viscous_target(size, list(runs))
 target, chosen = match_viscosity(runs, target_tau)
 print(f"\ntarget tau_alpha/t0 = {target:.3g}")
 for key, r in chosen.items():

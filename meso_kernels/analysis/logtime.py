@@ -32,6 +32,7 @@ tests check that both give the same numbers on the same run.
 True
 """
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -74,9 +75,14 @@ class LogTimeCorrelator:
         Edges of the |Δr| histogram in length units (default: 100 logarithmic bins from 1e-3 to 10 length units).
     max_vectors : int
         Number of wave vectors in the shell |k| ≈ q (:func:`~meso_kernels.analysis.isf.wave_vectors`).
+    n_blocks : int
+        The time origins are split into this many consecutive blocks (even, >= 2) whose F_s sums are kept apart:
+        :meth:`fs_halves` compares the first and second half of the run, :meth:`fs_blocks` gives every block, and
+        :func:`equilibration_check` turns the block-to-block scatter into error bars.
     """
 
-    def __init__(self, q, dt, max_lag, origin_interval, points_per_decade=10, hist_edges=None, max_vectors=48):
+    def __init__(self, q, dt, max_lag, origin_interval, points_per_decade=10, hist_edges=None, max_vectors=48,
+                 n_blocks=2):
         if not (np.isfinite(q) and q > 0):
             raise ValueError(f"q must be a positive wave number, got {q!r}")
         if not (np.isfinite(dt) and dt > 0):
@@ -92,6 +98,9 @@ class LogTimeCorrelator:
         if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0):
             raise ValueError("hist_edges must be a 1-D increasing array of at least 2 edges")
         self.hist_edges = edges
+        if isinstance(n_blocks, bool) or int(n_blocks) != n_blocks or n_blocks < 2 or n_blocks % 2:
+            raise ValueError(f"n_blocks must be an even integer >= 2, got {n_blocks!r}")
+        self.n_blocks = int(n_blocks)
         self._sums = None
 
     # --- accumulation ------------------------------------------------------------------------------------------
@@ -104,9 +113,10 @@ class LogTimeCorrelator:
         self.dim = dim
         self.wave_vectors = wave_vectors(self.q, self.box, max_vectors=self.max_vectors)
         S, L, B = self.species.size, self.lags.size, self.hist_edges.size - 1
-        # axis 0 of the F_s sums: origin group (first half / second half of the run) for a stationarity check
-        self._sums = {"fs": np.zeros((2, S, L)), "r2": np.zeros((S, L)), "r4": np.zeros((S, L)),
-                      "n": np.zeros((2, L)), "hist": np.zeros((S, L, B))}
+        # axis 0 of the F_s sums: block of consecutive origins (n_blocks of them) for a stationarity check
+        nb = self.n_blocks
+        self._sums = {"fs": np.zeros((nb, S, L)), "r2": np.zeros((S, L)), "r4": np.zeros((S, L)),
+                      "n": np.zeros((nb, L)), "hist": np.zeros((S, L, B))}
 
     def _accumulate(self, dr, lag_index, group):
         s = self._sums
@@ -147,7 +157,7 @@ class LogTimeCorrelator:
         start = sim.step
         end = start + nsteps
         n_orig = (nsteps - 1) // self.origin_interval + 1
-        half = n_orig / 2.0
+        nb = self._sums["n"].shape[0]
         opened = 0
         open_origins = []  # [origin_step, next_lag_index, positions, group]
         bar = None
@@ -158,7 +168,7 @@ class LogTimeCorrelator:
         while True:
             now = sim.step
             if opened < n_orig and start + opened * self.origin_interval == now:
-                open_origins.append([now, 0, x, 0 if opened < half else 1])
+                open_origins.append([now, 0, x, min(nb - 1, opened * nb // n_orig)])
                 opened += 1
                 if on_origin is not None:
                     on_origin(sim)
@@ -238,9 +248,21 @@ class LogTimeCorrelator:
         self._require()
         k = self._species_index(species)
         s = self._sums
+        h = s["n"].shape[0] // 2
+        with np.errstate(invalid="ignore", divide="ignore"):
+            early = s["fs"][:h, k, :].sum(axis=0) / s["n"][:h].sum(axis=0)
+            late = s["fs"][h:, k, :].sum(axis=0) / s["n"][h:].sum(axis=0)
+        return early[self._valid], late[self._valid]
+
+    def fs_blocks(self, species):
+        """(F, n): F_s of ``species`` from each block of consecutive origins, shape (n_blocks, L) (NaN where a block
+        has no origin at that lag), and the number of origins behind each entry (same shape)."""
+        self._require()
+        k = self._species_index(species)
+        s = self._sums
         with np.errstate(invalid="ignore", divide="ignore"):
             out = s["fs"][:, k, :] / s["n"]
-        return out[0, self._valid], out[1, self._valid]
+        return out[:, self._valid], s["n"][:, self._valid]
 
     @property
     def _msd(self):
@@ -328,4 +350,92 @@ class LogTimeCorrelator:
         self._types = None
         self._sums = {"fs": a["fs_sums"], "r2": a["r2_sums"], "r4": a["r4_sums"], "n": a["n_sums"],
                       "hist": a["hist_sums"]}
+        self.n_blocks = int(self._sums["n"].shape[0])
         return self
+
+
+@dataclass
+class EquilibrationCheck:
+    """Result of :func:`equilibration_check` (all times in the correlator's units).
+
+    t, early, late, early_err, late_err: F_s of the first and second half of the time origins with their standard
+    errors from the scatter of the blocks in each half; tau_early, tau_late: τ_α of each half; z: the difference of
+    the two halves at τ_α in units of its standard error; z_max: the bound on |z| (two-sided ``1 - false_alarm``
+    quantile of Student's t with the blocks' degrees of freedom); passed: |z| <= z_max."""
+    t: np.ndarray
+    early: np.ndarray
+    late: np.ndarray
+    early_err: np.ndarray
+    late_err: np.ndarray
+    tau_early: float
+    tau_late: float
+    z: float
+    z_max: float
+    dof: int
+    passed: bool
+
+    def summary(self):
+        word = "stationary" if self.passed else "NOT stationary"
+        return (f"{word}: tau_alpha early {self.tau_early:.4g}, late {self.tau_late:.4g}; F_s halves differ by "
+                f"{self.z:+.2f} sigma at tau_alpha (bound {self.z_max:.2f}, {self.dof} dof)")
+
+
+def _half_with_error(F, n):
+    w = np.where(n > 0, n, 0.0)
+    F0 = np.where(n > 0, F, 0.0)
+    wsum = w.sum(axis=0)
+    full = np.all(n > 0, axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (w * F0).sum(axis=0) / wsum
+        k = F.shape[0]
+        var = (w * (F0 - mean) ** 2).sum(axis=0) / wsum * k / (k - 1) / k   # variance of the block mean
+    return np.where(full, mean, np.nan), np.where(full, np.sqrt(var), np.nan)
+
+
+def equilibration_check(corr, species, level=0.2, false_alarm=0.01):
+    """Is the run stationary? Compare F_s(q, t) from the first and the second half of the time origins, with error
+    bars from the scatter between blocks of consecutive origins (``corr.n_blocks >= 4``; blocks longer than τ_α are
+    close to independent, shorter ones make the errors too small and the check too strict).
+
+    The statistic is the difference of the two halves at τ_α (interpolated in ln t) over its standard error; the run
+    passes when it lies within the two-sided ``1 - false_alarm`` interval of Student's t with ``n_blocks - 2``
+    degrees of freedom, so a stationary run fails with probability about ``false_alarm``. Returns
+    :class:`EquilibrationCheck`.
+
+    >>> from meso_kernels.models import get_model
+    >>> from meso_kernels.initial import random_configuration
+    >>> from meso_kernels.integrate import thermalize
+    >>> m = get_model("ipl")
+    >>> sim = thermalize(random_configuration(m, 256, 0.82, seed=1), m, T=2.0, nsteps=500, seed=1)
+    >>> corr = LogTimeCorrelator(q=6.35, dt=m.state_point.dt, max_lag=100, origin_interval=10, n_blocks=4)
+    >>> chk = equilibration_check(corr.run(sim, 1200), species=1)
+    >>> chk.dof, bool(chk.tau_early > 0 and chk.z_max > 2)
+    (2, True)
+    """
+    from scipy.stats import t as student_t
+    if corr.n_blocks < 4:
+        raise ValueError(f"the correlator has n_blocks = {corr.n_blocks}: errors need at least 2 blocks per half "
+                         "(run with n_blocks >= 4)")
+    if not 0 < false_alarm < 1:
+        raise ValueError(f"false_alarm must lie in (0, 1), got {false_alarm!r}")
+    F, n = corr.fs_blocks(species)
+    h = F.shape[0] // 2
+    early, e_err = _half_with_error(F[:h], n[:h])
+    late, l_err = _half_with_error(F[h:], n[h:])
+    t = corr.t
+
+    def tau(f):
+        ok = np.isfinite(f)
+        return tau_alpha(t[ok], f[ok], level=level)
+
+    tau_e, tau_l = tau(early), tau(late)
+    both = np.isfinite(early) & np.isfinite(late)
+    lt = np.log(t[both])
+    at = np.log(np.sqrt(tau_e * tau_l))
+    diff = np.interp(at, lt, (early - late)[both])
+    err = np.interp(at, lt, np.hypot(e_err, l_err)[both])
+    dof = F.shape[0] - 2
+    z = float(diff / err) if err > 0 else 0.0
+    z_max = float(student_t.ppf(1 - false_alarm / 2, dof))
+    return EquilibrationCheck(t, early, late, e_err, l_err, float(tau_e), float(tau_l), z, z_max, dof,
+                              bool(abs(z) <= z_max))

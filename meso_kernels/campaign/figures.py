@@ -12,14 +12,16 @@ declares again until nothing new appears. Notebooks call the per-figure function
 >>> figure_tasks("8", "ci")
 Traceback (most recent call last):
 ...
-ValueError: unknown figure '8'; figures with a task set: 3, 5, 9, 10, 11
+ValueError: unknown figure '8'; figures with a task set: 3, 4, 5, 6, 9, 10, 11
 """
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from ..presets import check_size, sizes
 from ..statepoints import check_key, schedule
 from .liquid import StatePointDynamics, match_viscosity, scheduled_liquid
-from .mechanics import mechanics_tasks
+from .mechanics import ensemble_from, mechanics_tasks, parents_from
 from .trajectories import ihs_tasks
 
 
@@ -78,6 +80,44 @@ def liquid_runs(size, keys, seed=0, store=None, progress=True):
     return runs
 
 
+# --- Figs 4 and 6(a): mechanics ensembles at every liquid temperature ----------------------------------------------
+#: per size: inherent structures per parent temperature, random pairs per inherent structure, and the span of the
+#: parents' run as a fraction of the scheduled liquid's measured steps (the parents continue that liquid)
+FIG04_ENSEMBLE = {"ci": {"n_conf": 4, "n_pairs": 40, "span": 0.5},
+                  "default": {"n_conf": 160, "n_pairs": 250, "span": 0.5},
+                  "paper": {"n_conf": 400, "n_pairs": 500, "span": 1.0}}
+#: per-model overrides of FIG04_ENSEMBLE (model key -> dict)
+FIG04_ENSEMBLE_BY_MODEL = {"ci": {}, "default": {}, "paper": {}}
+FIG06_DENSITIES = DENSITIES
+
+
+def ensemble_size(size, key):
+    """``{"n_conf", "n_pairs", "span"}`` of the Fig. 4/6 mechanics ensembles of model ``key`` at run size ``size``."""
+    check_size(size)
+    return FIG04_ENSEMBLE[size] | FIG04_ENSEMBLE_BY_MODEL[size].get(check_key(key), {})
+
+
+def ensemble_task(size, key, T, seed=0, n_conf=None, n_pairs=None):
+    """The ``mechanics`` task at a scheduled liquid temperature: its parents continue the scheduled liquid
+    (:func:`~meso_kernels.campaign.liquid.scheduled_liquid`, T_p = T) over ``span`` of its measured steps."""
+    e = ensemble_size(size, key)
+    liquid = scheduled_liquid(size, key, T, seed=seed)
+    n_conf = int(e["n_conf"] if n_conf is None else n_conf)
+    prod = max(n_conf, int(round(e["span"] * liquid.params["prod_steps"] / n_conf)) * n_conf)
+    return ensemble_from(parents_from(liquid, prod, n_conf, seed=seed),
+                         int(e["n_pairs"] if n_pairs is None else n_pairs), seed=seed)
+
+
+def fig04_tasks(size, keys=MODELS, seed=0):
+    """Figs 4 and 6(a): the liquid of every scheduled temperature of ``keys`` and the mechanics ensemble at each."""
+    check_size(size)
+    tasks = []
+    for k in keys:
+        for T in schedule(size, check_key(k)).temperatures:
+            tasks += [scheduled_liquid(size, k, T, seed=seed), ensemble_task(size, k, T, seed=seed)]
+    return tasks
+
+
 # --- Fig. 5: IHS trajectories at matched viscosity ---------------------------------------------------------------
 #: trajectory lengths in t0: long enough for several transitions in IPL, short where hopping is fast (SS and SW
 #: take ten times more frames per t0 and hop 10-100 times more often)
@@ -93,14 +133,58 @@ def fig05_trajectories(size, key, n_traj=None):
     return int(n_traj) if n_traj is not None else FIG05_N_TRAJ[size].get(key, FIG05_N_TRAJ_DEFAULT[size])
 
 
-def viscous_points(size, keys, resolver, seed=0, target=None):
+#: τ_α/t0 at which Figs 5, 10 and 11 compare the models (the models) and the SS densities (the densities); None:
+#: the largest value every one of them reaches. Fixed at the default size so that deeper state points added later
+#: for Fig. 4 do not move the comparison (10: the slowest SW liquid of the first default schedule).
+VISCOUS_TARGETS = {"ci": {"models": None, "densities": None},
+                   "default": {"models": 10.0, "densities": 67.0},
+                   "paper": {"models": 10.0, "densities": 67.0}}
+
+
+def viscous_target(size, keys):
+    """The :data:`VISCOUS_TARGETS` entry of ``keys`` (``"densities"`` if they are all SS keys, else ``"models"``)."""
+    check_size(size)
+    group = "densities" if all(k.startswith("ss") for k in keys) and len(keys) > 1 else "models"
+    return VISCOUS_TARGETS[size][group]
+
+
+def _selection(size, keys, resolver, seed, target):
+    """(liquid tasks the choice reads, {key: [StatePointDynamics]} or None while one of them is missing)."""
+    tasks, runs, missing = [], {}, False
+    for k in keys:
+        runs[k] = []
+        for T in sorted(schedule(size, k).temperatures, reverse=True):
+            t = scheduled_liquid(size, k, T, seed=seed)
+            tasks.append(t)
+            if not resolver.done(t):
+                missing = True
+                continue
+            r = StatePointDynamics(k, resolver.load(t))
+            runs[k].append(r)
+            if target is not None and np.isfinite(r.tau_alpha) and r.tau_alpha / r.t0 >= target:
+                break
+    return tasks, (None if missing else runs)
+
+
+def viscous_points(size, keys, resolver, seed=0, target="auto"):
     """``(target, {key: StatePointDynamics})`` chosen by :func:`~meso_kernels.campaign.liquid.match_viscosity`
-    from the stored liquids of ``keys``; None while any of them is missing."""
-    liquids = {k: [scheduled_liquid(size, k, T, seed=seed) for T in schedule(size, k).temperatures] for k in keys}
-    if not all(resolver.done(t) for ts in liquids.values() for t in ts):
-        return None
-    runs = {k: [StatePointDynamics(k, resolver.load(t)) for t in ts] for k, ts in liquids.items()}
-    return match_viscosity(runs, target=target)
+    from the stored liquids of ``keys``; None while a liquid that could be chosen is missing. ``target="auto"``:
+    :func:`viscous_target`.
+
+    With a fixed target the state points colder than the first one whose τ_α/t0 reaches the target cannot be
+    closer to it (τ_α grows as T falls), so they need not be stored; with ``target=None`` every one is needed."""
+    if isinstance(target, str) and target == "auto":
+        target = viscous_target(size, keys)
+    runs = _selection(size, keys, resolver, seed, target)[1]
+    return None if runs is None else match_viscosity(runs, target=target)
+
+
+def selection_liquids(size, keys, resolver, seed=0, target="auto"):
+    """The liquid tasks :func:`viscous_points` reads (with the stored ones known, the colder points it can skip
+    are left out)."""
+    if isinstance(target, str) and target == "auto":
+        target = viscous_target(size, keys)
+    return _selection(size, keys, resolver, seed, target)[0]
 
 
 def fig05_tasks(size, resolver, seed=0, models=MODELS, densities=DENSITIES, n_traj=None, duration_t0=None,
@@ -110,7 +194,8 @@ def fig05_tasks(size, resolver, seed=0, models=MODELS, densities=DENSITIES, n_tr
     from while this store has no liquids yet (``plan`` uses the default size's runs for the paper size)."""
     check_size(size)
     durations = dict(FIG05_DURATION[size]) | dict(duration_t0 or {})
-    tasks = liquid_tasks(size, dict.fromkeys([*models, *densities]), seed=seed)
+    tasks = list(dict.fromkeys(selection_liquids(size, models, resolver, seed=seed)
+                               + selection_liquids(size, densities, resolver, seed=seed)))
     pending = []
     for group in (models, densities):
         chosen = viscous_points(size, group, resolver, seed=seed)
@@ -137,7 +222,24 @@ def _liquids(keys):
     return lambda size, resolver, choose_from=None: (liquid_tasks(size, keys), [])
 
 
-FIGURES = {"3": _fig03, "5": _fig05, "9": _liquids(MODELS), "10": _liquids(MODELS), "11": _liquids(DENSITIES)}
+def _fig04(keys):
+    return lambda size, resolver, choose_from=None: (fig04_tasks(size, keys), [])
+
+
+FIGURES = {"3": _fig03, "4": _fig04(MODELS), "5": _fig05, "6": _fig04(DENSITIES), "9": _liquids(MODELS),
+           "10": _liquids(MODELS), "11": _liquids(DENSITIES)}
+
+
+#: figures whose default data are still being computed by a campaign that spans several sessions (figure ->
+#: what is being computed). ``meso campaign status --size default`` says how far each has come; the test that
+#: every committed default result is complete skips these, and the book computes what is missing when built.
+IN_PROGRESS = {
+    "4": "deeper liquids and mechanics ensembles at every liquid temperature",
+    "6": "deeper liquids and mechanics ensembles at every liquid temperature",
+    "9": "deeper liquids",
+    "10": "deeper liquids (the compared state points are stored)",
+    "11": "deeper liquids (the compared state points are stored)",
+}
 
 
 def check_figures(figures):

@@ -20,10 +20,15 @@ DYNAMICS_VERSION = 1
 
 
 def equilibrium_dynamics(key, T, N, equil_steps, prod_steps, seed=0, max_lag=None, n_open=10,
-                         points_per_decade=10, progress=False):
+                         points_per_decade=10, progress=False, n_blocks=2, start=None):
     """Equilibrate model ``key`` (:func:`meso_kernels.statepoints.model_for`) at temperature T (NVT, the model's δt
     and τ_NH, N particles at its Table-I density, random start of seed ``seed``) for ``equil_steps`` MD steps, then
     run ``prod_steps`` steps accumulating the correlators at q = q_max of the large species.
+
+    ``start``: the stored result of another run of the same model and N (a hotter state point, say) whose final
+    configuration replaces the random start (velocities are redrawn at T): cooling step by step equilibrates a deep
+    state point in a few τ_α. ``n_blocks``: blocks of time origins kept apart for the stationarity check
+    (:func:`~meso_kernels.analysis.logtime.equilibration_check` needs >= 4).
 
     The lag grid ends at ``max_lag`` steps (default: half the production run); origins open every
     ``max_lag / n_open`` steps, so about ``prod_steps / max_lag * n_open`` origins enter the average at short lags
@@ -49,10 +54,17 @@ def equilibrium_dynamics(key, T, N, equil_steps, prod_steps, seed=0, max_lag=Non
     if not 1 <= max_lag <= prod_steps:
         raise ValueError(f"max_lag must lie in [1, prod_steps = {prod_steps}], got {max_lag}")
     t_start = time.perf_counter()
-    system = random_configuration(model, int(N), sp.rho, seed=seed)
+    if start is None:
+        system = random_configuration(model, int(N), sp.rho, seed=seed)
+    else:
+        system = final_system(start)
+        if system.N != int(N) or abs(system.N / np.prod(system.box) - sp.rho) > 1e-9 * sp.rho:
+            raise ValueError(f"start holds {system.N} particles at density {system.N / np.prod(system.box):.6g}; "
+                             f"this run needs N = {N} at rho = {sp.rho}")
     sim = thermalize(system, model, T, int(equil_steps), seed=seed, progress=progress)
     corr = LogTimeCorrelator(q=sp.qmax[model.large], dt=sp.dt, max_lag=max_lag,
-                             origin_interval=max(1, max_lag // int(n_open)), points_per_decade=points_per_decade)
+                             origin_interval=max(1, max_lag // int(n_open)), points_per_decade=points_per_decade,
+                             n_blocks=n_blocks)
     kin, pot = [], []
 
     def sample(s):
@@ -82,8 +94,9 @@ def final_system(arrays):
 
 
 def _liquid_compute(task, p, load, progress):
+    start = load(task.needs[0]) if p.get("start") else None
     return equilibrium_dynamics(p["key"], p["T"], p["N"], p["equil_steps"], p["prod_steps"], seed=task.seed,
-                                progress=progress)
+                                progress=progress, n_blocks=p.get("blocks", 2), start=start)
 
 
 register(Kind("liquid", "dynamics", "data", _liquid_compute,
@@ -91,18 +104,38 @@ register(Kind("liquid", "dynamics", "data", _liquid_compute,
               doc="equilibrium liquid: F_s, MSD and the final configuration"))
 
 
-def liquid_task(key, T, N, equil_steps, prod_steps, seed=0):
-    """The task of one liquid state point (:func:`equilibrium_dynamics`), stored in ``<data>/dynamics/``."""
+def liquid_task(key, T, N, equil_steps, prod_steps, seed=0, blocks=2, start=None):
+    """The task of one liquid state point (:func:`equilibrium_dynamics`), stored in ``<data>/dynamics/``.
+    ``start``: the liquid task whose final configuration it starts from (None: a random start); ``blocks``: blocks
+    of time origins (the parameters record both only when they differ from the defaults, so older results keep
+    their keys)."""
     check_key(key)
-    return Task.make("liquid", {"key": key, "T": float(T), "N": int(N), "equil_steps": int(equil_steps),
-                                "prod_steps": int(prod_steps), "version": DYNAMICS_VERSION}, seed=seed)
+    params = {"key": key, "T": float(T), "N": int(N), "equil_steps": int(equil_steps),
+              "prod_steps": int(prod_steps), "version": DYNAMICS_VERSION}
+    if blocks != 2:
+        params["blocks"] = int(blocks)
+    needs = ()
+    if start is not None:
+        if start.kind != "liquid" or start.params["key"] != key or start.params["N"] != int(N):
+            raise ValueError(f"start must be a liquid task of {key} with N = {N}, got {start.label()}")
+        params["start"] = start.static_key
+        needs = (start,)
+    return Task.make("liquid", params, seed=seed, needs=needs)
 
 
 def scheduled_liquid(size, key, T, seed=0):
-    """:func:`liquid_task` at a scheduled state point (:func:`meso_kernels.statepoints.schedule`)."""
+    """:func:`liquid_task` at a scheduled state point (:func:`meso_kernels.statepoints.schedule`); a point marked
+    ``cooled`` starts from the final configuration of the scheduled point before it."""
     sched = schedule(size, key)
     pt = sched.at(T)
-    return liquid_task(key, pt.T, sched.N, pt.equil_steps, pt.prod_steps, seed=seed)
+    start = None
+    if pt.cooled:
+        i = sched.points.index(pt)
+        if i == 0:
+            raise ValueError(f"the first state point of {key} at size {size!r} cannot be cooled from another")
+        start = scheduled_liquid(size, key, sched.points[i - 1].T, seed=seed)
+    return liquid_task(key, pt.T, sched.N, pt.equil_steps, pt.prod_steps, seed=seed, blocks=pt.blocks,
+                       start=start)
 
 
 def dynamics(size, key, T, seed=0, root=None, progress=False):

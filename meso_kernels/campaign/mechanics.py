@@ -111,14 +111,24 @@ def parents_task(key, T, N, equil_steps, liquid_steps, prod_steps, n_conf, seed=
     """The ``parents`` task: ``n_conf`` configurations sampled every ``prod_steps // n_conf`` NVT steps from the end
     of the liquid task ``liquid_task(key, T, N, equil_steps, liquid_steps, seed)``, which it needs."""
     check_key(key)
-    for name, v, lo in (("N", N, 2), ("equil_steps", equil_steps, 0), ("liquid_steps", liquid_steps, 2),
-                        ("prod_steps", prod_steps, 1), ("n_conf", n_conf, 1)):
+    for name, v, lo in (("N", N, 2), ("equil_steps", equil_steps, 0), ("liquid_steps", liquid_steps, 2)):
+        if isinstance(v, bool) or int(v) != v or v < lo:
+            raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
+    return parents_from(liquid_task(key, T, N, equil_steps, liquid_steps, seed=seed), prod_steps, n_conf, seed=seed)
+
+
+def parents_from(liquid, prod_steps, n_conf, seed=0):
+    """The ``parents`` task that continues the liquid task ``liquid`` (any :func:`liquid_task`, e.g. a scheduled
+    state point) at its temperature and samples ``n_conf`` configurations every ``prod_steps // n_conf`` steps."""
+    if liquid.kind != "liquid":
+        raise ValueError(f"liquid must be a liquid task, got {liquid.label()}")
+    for name, v, lo in (("prod_steps", prod_steps, 1), ("n_conf", n_conf, 1)):
         if isinstance(v, bool) or int(v) != v or v < lo:
             raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
     if prod_steps < n_conf:
         raise ValueError(f"prod_steps = {prod_steps} cannot hold n_conf = {n_conf} configurations")
-    liquid = liquid_task(key, T, N, equil_steps, liquid_steps, seed=seed)
-    return Task.make("parents", {"key": key, "T": float(T), "N": int(N), "version": MECHANICS_VERSION,
+    p = liquid.params
+    return Task.make("parents", {"key": p["key"], "T": float(p["T"]), "N": int(p["N"]), "version": MECHANICS_VERSION,
                                  "liquid": liquid.static_key, "prod_steps": int(prod_steps), "n_conf": int(n_conf)},
                      seed=seed, needs=(liquid,))
 
@@ -132,10 +142,19 @@ def mechanics_tasks(key, T, N, equil_steps, liquid_steps, prod_steps, n_conf, n_
     liquid task's equilibration and measured steps. prod_steps: steps over which the ``n_conf`` parents are sampled.
     n_pairs: random interacting pairs per inherent structure. local: also κ_i of every particle from all pairs
     (costs about 3x more). seed: of the liquid, of the parents' thermostat and of the pair draws."""
+    parents = parents_task(key, T, N, equil_steps, liquid_steps, prod_steps, n_conf, seed=seed)
+    return ensemble_from(parents, n_pairs, local=local, seed=seed)
+
+
+def ensemble_from(parents, n_pairs, local=False, seed=0):
+    """The ``mechanics`` summary task of the ensemble quenched from the ``parents`` task ``parents`` (one
+    ``mechanics_ihs`` task per configuration; see :func:`mechanics_tasks`)."""
     if isinstance(n_pairs, bool) or int(n_pairs) != n_pairs or n_pairs < 1:
         raise ValueError(f"n_pairs must be an integer >= 1, got {n_pairs!r}")
-    parents = parents_task(key, T, N, equil_steps, liquid_steps, prod_steps, n_conf, seed=seed)
-    base = {"key": key, "T": float(T), "N": int(N), "version": MECHANICS_VERSION, "parents": parents.static_key}
+    p = parents.params
+    n_conf = p["n_conf"]
+    base = {"key": p["key"], "T": float(p["T"]), "N": int(p["N"]), "version": MECHANICS_VERSION,
+            "parents": parents.static_key}
     per = [Task.make("mechanics_ihs", {**base, "index": k, "n_pairs": int(n_pairs),
                                        "local": bool(local), "ftol": 1e-10, "kappa_solver": "auto"},
                      seed=seed, needs=(parents,))
@@ -143,5 +162,3 @@ def mechanics_tasks(key, T, N, equil_steps, liquid_steps, prod_steps, n_conf, n_
     return Task.make("mechanics", {**base, "n_conf": int(n_conf),
                                    "n_pairs": int(n_pairs), "local": bool(local)},
                      seed=seed, needs=(parents, *per))
-
-

@@ -1,0 +1,226 @@
+"""κ(T), G(T) and τ_α(T) of one model over its liquid schedule: what Figs 4 and 6(a) plot and fit.
+
+:func:`elastic_series` gathers, for every scheduled temperature of a model key, the stored liquid
+(:class:`~meso_kernels.campaign.liquid.StatePointDynamics`: F_s, τ_α, a0, t0) and the stored mechanics ensemble
+quenched from it (T_p = T; :func:`~meso_kernels.campaign.figures.ensemble_task`): G and the mean κ_ij of every
+inherent structure. Missing results are computed first (serially; ``meso campaign run --figures 4`` runs them on all
+cores) unless ``compute_missing=False``, which raises an error naming what is missing and how to compute it.
+
+Units: T in the model's energy units; τ_α and t0 in its time units; a0 in its length units; κ in energy/length²,
+G in energy/length³ (both microscopic units of the model).
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..statepoints import check_key, schedule
+
+
+@dataclass
+class ElasticSeries:
+    """One model's state points, hottest first. ``points``: the :class:`StatePointDynamics` per T; ``ensembles``:
+    the stored ``mechanics`` arrays per T (per inherent structure ``G`` and ``kappa_mean``, in sampling order)."""
+    key: str
+    size: str
+    T: np.ndarray
+    points: list
+    ensembles: list
+
+    @property
+    def tau_over_t0(self):
+        """τ_α/t0 per state point (NaN where the run was too short to reach F_s = 0.2)."""
+        return np.array([p.tau_alpha / p.t0 for p in self.points])
+
+    @property
+    def a0(self):
+        """a0 = ρ^(-1/d) (length units; one density per model)."""
+        return self.points[0].a0
+
+    @property
+    def t0(self):
+        return np.array([p.t0 for p in self.points])
+
+    def samples(self, name):
+        """``{T: per-inherent-structure values}`` of ``name`` (``"kappa"``: the mean κ_ij of each inherent
+        structure; ``"G"``: its shear modulus)."""
+        field = {"kappa": "kappa_mean", "G": "G"}
+        if name not in field:
+            raise ValueError(f"name must be 'kappa' or 'G', got {name!r}")
+        return {float(T): np.asarray(e[field[name]], dtype=float) for T, e in zip(self.T, self.ensembles)}
+
+    def means(self, name):
+        """Ensemble mean of ``name`` (see :meth:`samples`) per state point."""
+        return np.array([v.mean() for v in self.samples(name).values()])
+
+    def ensemble_table(self):
+        """Rows (T_p, inherent structures, κ_ij computed, unconverged κ_ij) per temperature (Table II's columns)."""
+        return [(float(T), len(e["G"]), int(np.sum(e["n_pairs"])), int(np.sum(e["n_kappa_unconverged"])))
+                for T, e in zip(self.T, self.ensembles)]
+
+
+def elastic_series(size, key, seed=0, temperatures=None, store=None, compute_missing=True, progress=True):
+    """The :class:`ElasticSeries` of model ``key`` at run size ``size``.
+
+    temperatures: a subset of the schedule (None: all of it); a temperature that is not scheduled raises ValueError
+    listing the scheduled ones. compute_missing: False raises :class:`~meso_kernels.campaign.task.CampaignError`
+    naming the missing results instead of computing them here.
+    """
+    from .figures import ensemble_task
+    from .liquid import StatePointDynamics, scheduled_liquid
+    from .runner import Plan, load
+    from .task import CampaignError, Store
+    check_key(key)
+    sched = schedule(size, key)
+    temps = sched.temperatures if temperatures is None else [sched.at(float(T)).T for T in temperatures]
+    if len(temps) == 0:
+        raise ValueError(f"temperatures is empty; scheduled for {key}: {list(sched.temperatures)}")
+    temps = sorted(temps, reverse=True)
+    store = store or Store.for_size(size)
+    liquids = [scheduled_liquid(size, key, T, seed=seed) for T in temps]
+    ensembles = [ensemble_task(size, key, T, seed=seed) for T in temps]
+    if not compute_missing:
+        missing = Plan(liquids + ensembles, store, order=False).needed
+        targets = [t for t in missing if t.kind in ("liquid", "mechanics")]
+        if targets:
+            what = ", ".join(sorted({f"{t.kind} T={t.params['T']:g}" for t in targets}))
+            raise CampaignError(f"{key} at size {size!r} has no stored {what}: run "
+                                f"`meso campaign run --size {size} --figures 4 --models {key}` (or pass "
+                                "compute_missing=True)")
+    arrays = load(liquids + ensembles, store, progress=progress)
+    n = len(temps)
+    points = [StatePointDynamics(key, a) for a in arrays[:n]]
+    return ElasticSeries(key, size, np.array(temps, dtype=float), points, arrays[n:])
+
+
+@dataclass
+class SeriesAnalysis:
+    """What Figs 4 and 6(a) derive from an :class:`ElasticSeries`: the relative changes of κ and G (90 % block
+    bootstrap intervals; block = 2 τ_int of the samples, which are correlated along the parents' trajectory), and
+    Eq. 3 (X = κ) and Eq. 2 (X = G) fitted over the activated state points, their verdicts and their comparison."""
+    series: ElasticSeries
+    activated_from: float
+    activated: np.ndarray           # bool mask over the state points
+    blocks: dict                    # name -> block length (samples)
+    change: dict                    # name -> RelativeChange
+    errors: dict                    # name -> standard error of the ensemble mean per state point
+    fits: dict                      # name -> ActivationFit
+    verdicts: dict                  # name -> Verdict
+    comparison: object              # Comparison
+
+
+def analyse_series(series, activated_from=10.0, confidence=0.9, n_resamples=2000, seed=0):
+    """:class:`SeriesAnalysis` of ``series``; the fits use the state points with τ_α/t0 >= ``activated_from``
+    (the activated regime). Fewer than 3 such points raise ValueError naming ``activated_from`` and the τ_α/t0
+    reached."""
+    from ..analysis.activation import (compare_barriers, fit_activation, integrated_autocorrelation, mean_error,
+                                       relative_change, verdict)
+    tau = series.tau_over_t0
+    if not np.all(np.isfinite(tau)):
+        bad = [f"T={T:g}" for T, x in zip(series.T, tau) if not np.isfinite(x)]
+        raise ValueError(f"{series.key}: no tau_alpha at {', '.join(bad)} (F_s never reached 0.2): run longer")
+    mask = tau >= float(activated_from)
+    if mask.sum() < 3:
+        raise ValueError(f"{series.key}: only {int(mask.sum())} state points with tau_alpha/t0 >= activated_from = "
+                         f"{activated_from:g} (reached: {', '.join(f'{x:.3g}' for x in tau)}); a fit needs 3: "
+                         "lower activated_from or add deeper state points")
+    blocks, change, errors = {}, {}, {}
+    for name in ("kappa", "G"):
+        samples = series.samples(name)
+        with np.errstate(all="ignore"):
+            taus = [integrated_autocorrelation(v) for v in samples.values() if len(v) >= 8]
+        b = int(np.clip(np.ceil(2 * np.nanmax(taus)), 1, None)) if taus else 1
+        b = min(b, max(1, min(len(v) for v in samples.values()) // 4))
+        blocks[name] = b
+        change[name] = relative_change(samples, confidence=confidence, n_resamples=n_resamples, seed=seed, block=b)
+        errors[name] = np.array([mean_error(v, block=b) for v in samples.values()])
+    T = series.T[mask]
+    kappa, G = series.means("kappa")[mask], series.means("G")[mask]
+    fits = {"kappa": fit_activation(T, tau[mask], kappa, a0=series.a0, X_err=errors["kappa"][mask],
+                                    quantity="kappa", confidence=confidence, n_resamples=n_resamples, seed=seed),
+            "G": fit_activation(T, tau[mask], G, X_err=errors["G"][mask], quantity="G", confidence=confidence,
+                                n_resamples=n_resamples, seed=seed)}
+    verdicts = {name: verdict(f) for name, f in fits.items()}
+    comparison = compare_barriers(T, tau[mask], kappa, G, series.a0, kappa_err=errors["kappa"][mask],
+                                  G_err=errors["G"][mask], confidence=confidence, n_resamples=n_resamples, seed=seed)
+    return SeriesAnalysis(series, float(activated_from), mask, blocks, change, errors, fits, verdicts, comparison)
+
+
+#: the paper's (t̃, ℓ̃) for the models where it reports Eq. 3 to hold (Fig. 4)
+PAPER_FIT = {"ipl": (0.1, 0.4), "mblj": (0.02, 0.4)}
+#: the paper's Table II: inherent structures and κ_ij per parent temperature (minimum over T_p)
+PAPER_TABLE2 = {"ipl": (10000, 2_000_000), "mblj": (128, 164_000), "ss0.6": (238, 476_000), "ss0.7": (49, 98_000),
+                "ss0.95": (93, 186_000), "sw": (200, 80_000)}
+
+
+def fit_table(analyses, label=str):
+    """One row per model: (t̃, ℓ̃) of Eq. 3 with their intervals, the paper's values, and the verdicts of Eq. 3 (κ)
+    and Eq. 2 (G) — a :class:`pandas.DataFrame`."""
+    import pandas as pd
+    rows = []
+    for a in analyses:
+        f, g = a.fits["kappa"], a.fits["G"]
+        paper = PAPER_FIT.get(a.series.key, (np.nan, np.nan))
+        rows.append({"model": label(a.series.key), "points": f.n_points,
+                     "tau/t0 range": f"{np.exp(f.y.min()):.3g}–{np.exp(f.y.max()):.3g}",
+                     "t~": f.t_tilde, "t~ 90% CI": f"[{f.t_tilde_ci[0]:.2g}, {f.t_tilde_ci[1]:.2g}]",
+                     "l~": f.l_tilde, "l~ 90% CI": f"[{f.l_tilde_ci[0]:.2g}, {f.l_tilde_ci[1]:.2g}]",
+                     "paper (t~, l~)": "–" if np.isnan(paper[0]) else f"({paper[0]:g}, {paper[1]:g})",
+                     "Eq. 3 (kappa)": "holds" if a.verdicts["kappa"].holds else "fails",
+                     "p kappa": f.p_value, "Eq. 2 (G)": "holds" if a.verdicts["G"].holds else "fails",
+                     "p G": g.p_value, "t~ (G)": g.t_tilde})
+    return pd.DataFrame(rows).set_index("model")
+
+
+def comparison_table(analyses, label=str):
+    """Per model: rms residual per point of ln τ_α against κ/T and against G/T, their difference with its 90 %
+    paired-bootstrap interval, and which describes τ_α better (None where the interval includes 0)."""
+    import pandas as pd
+    rows = []
+    for a in analyses:
+        c = a.comparison
+        rows.append({"model": label(a.series.key), "points": c.n_points, "rms (kappa/T)": c.rms_kappa,
+                     "rms (G/T)": c.rms_G, "rms_G - rms_kappa": c.diff,
+                     "90% CI": f"[{c.diff_ci[0]:.3f}, {c.diff_ci[1]:.3f}]", "better": c.better})
+    return pd.DataFrame(rows).set_index("model")
+
+
+def ensemble_table(analyses, label=str):
+    """Per model: inherent structures and κ_ij per T_p (smallest over the schedule), the paper's Table II, the
+    block length of the bootstrap, and the relative change of κ and G over the T_p range with 90 % intervals."""
+    import pandas as pd
+    rows = []
+    for a in analyses:
+        tab = a.series.ensemble_table()
+        n_ihs, n_kappa = min(r[1] for r in tab), min(r[2] for r in tab)
+        paper = PAPER_TABLE2[a.series.key]
+        row = {"model": label(a.series.key), "T_p": f"{a.series.T.min():g}–{a.series.T.max():g}",
+               "IHS / T_p": n_ihs, "kappa_ij / T_p": n_kappa, "paper IHS": paper[0], "paper kappa_ij": paper[1],
+               "unconverged kappa_ij": sum(r[3] for r in tab)}
+        for name in ("kappa", "G"):
+            rc = a.change[name]
+            k = int(np.argmin(rc.T))
+            row[f"d{name} (%)"] = 100 * rc.value[k]
+            row[f"d{name} 90% CI"] = f"[{100 * rc.low[k]:.1f}, {100 * rc.high[k]:.1f}]"
+            width = 100 * np.max(rc.high - rc.low)
+            row[f"d{name} widest CI / change"] = width / max(abs(100 * rc.value[k]), 1e-12)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("model")
+
+
+def points_table(analysis):
+    """Every plotted number of one model, one row per state point (the CSV next to the data): T, τ_α/t0, t0, the
+    ensemble means of κ and G with standard errors, their relative changes with 90 % intervals, and whether the
+    point is in the fitted (activated) range."""
+    import pandas as pd
+    s = analysis.series
+    out = {"T": s.T, "tau_alpha/t0": s.tau_over_t0, "t0": s.t0, "a0": np.full(len(s.T), s.a0),
+           "activated": analysis.activated, "n_ihs": [len(e["G"]) for e in s.ensembles]}
+    for name in ("kappa", "G"):
+        rc = analysis.change[name]
+        order = np.argsort(-rc.T)       # RelativeChange is sorted by T; the series runs hottest first
+        out[f"{name}_mean"] = s.means(name)
+        out[f"{name}_se"] = analysis.errors[name]
+        out[f"d{name}"] = rc.value[order]
+        out[f"d{name}_lo"] = rc.low[order]
+        out[f"d{name}_hi"] = rc.high[order]
+    return pd.DataFrame(out)
