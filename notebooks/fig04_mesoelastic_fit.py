@@ -49,8 +49,8 @@ import numpy as np
 
 from meso_kernels.analysis.activation import EQ3_CRITERION, LNTAU_FLOOR, P_MIN, T_WINDOW
 from meso_kernels.campaign.figures import ensemble_size
-from meso_kernels.campaign.series import (analyse_series, comparison_table, elastic_series, ensemble_table,
-                                          fit_table, points_table)
+from meso_kernels.campaign.series import (analyse_series, comparison_table, cpu_hours, elastic_series,
+                                          ensemble_table, fit_table, points_table)
 from meso_kernels.plots import activation_row
 from meso_kernels.presets import check_size
 from meso_kernels.io import git_state
@@ -128,6 +128,8 @@ print(comparison_table(analyses.values(), label=label).to_string(float_format=la
 
 # %% tags=["hide-input"]
 print(ensemble_table(analyses.values(), label=label).to_string(float_format=lambda x: f"{x:.3g}"))
+print("\nCPU time behind the data of this page (provenance sidecars; one core of the machine that made them):")
+print(cpu_hours(series.values(), label=label).to_string(float_format=lambda x: f"{x:.2f}"))
 
 # %% tags=["hide-input"]
 from meso_kernels.io import atomic_path

@@ -25,6 +25,7 @@ class ElasticSeries:
     T: np.ndarray
     points: list
     ensembles: list
+    store: object = None
 
     @property
     def tau_over_t0(self):
@@ -89,7 +90,7 @@ def elastic_series(size, key, seed=0, temperatures=None, store=None, compute_mis
     arrays = load(liquids + ensembles, store, progress=progress)
     n = len(temps)
     points = [StatePointDynamics(key, a) for a in arrays[:n]]
-    return ElasticSeries(key, size, np.array(temps, dtype=float), points, arrays[n:])
+    return ElasticSeries(key, size, np.array(temps, dtype=float), points, arrays[n:], store)
 
 
 @dataclass
@@ -224,3 +225,26 @@ def points_table(analysis):
         out[f"d{name}_lo"] = rc.low[order]
         out[f"d{name}_hi"] = rc.high[order]
     return pd.DataFrame(out)
+
+
+def cpu_hours(series_list, label=str):
+    """CPU-hours behind each model's Fig. 4 data, from the provenance sidecars: the liquids' wall time and each
+    mechanics summary's own and inputs' wall time (``inputs_wall_s``: parents and inherent structures, which live
+    in the scratch folder). One row per model: liquids, ensembles, total (a :class:`pandas.DataFrame`). Sidecars
+    written before ``inputs_wall_s`` existed count as NaN."""
+    import pandas as pd
+    from .figures import ensemble_task
+    from .liquid import scheduled_liquid
+    from .task import Resolver, Store
+    rows = []
+    for s in series_list:
+        res = Resolver(s.store or Store.for_size(s.size))
+        liq = ens = 0.0
+        for T in s.T:
+            side = res.sidecar(scheduled_liquid(s.size, s.key, T)) or {}
+            liq += float(side.get("wall_time_s") or 0.0)
+            side = res.sidecar(ensemble_task(s.size, s.key, T)) or {}
+            ens += float(side.get("wall_time_s") or 0.0) + float(side.get("inputs_wall_s", np.nan))
+        rows.append({"model": label(s.key), "liquids (CPU-h)": liq / 3600, "ensembles (CPU-h)": ens / 3600,
+                     "total (CPU-h)": (liq + ens) / 3600})
+    return pd.DataFrame(rows).set_index("model")

@@ -286,7 +286,10 @@ def execute(task, store, *_dependencies, progress=False):
         raise CampaignError(f"{task.label()}: its inputs {', '.join(missing[:3])}{more} are not stored")
     spec = task.spec
     root = store.root(task.kind)
+    # the wall time of the direct inputs, so that a summary in data/ keeps the cost of the scratch results behind it
+    inputs = sum(float((res.sidecar(d) or {}).get("wall_time_s") or 0.0) for d in task.needs)
     t0 = time.perf_counter()
     cached(spec.campaign, params, lambda: spec.compute(task, params, res._strict_load, progress),
-           seed=task.seed, root=root, extra={"task_kind": task.kind, "numba_threads": numba.get_num_threads()})
+           seed=task.seed, root=root, extra={"task_kind": task.kind, "numba_threads": numba.get_num_threads(),
+                                             "inputs_wall_s": inputs})
     return {"ident": task.ident, "key": res.key(task), "computed": True, "wall": time.perf_counter() - t0}

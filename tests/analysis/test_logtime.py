@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from meso_kernels.analysis.isf import SelfISF
-from meso_kernels.analysis.logtime import LogTimeCorrelator, log_lags
+from meso_kernels.analysis.logtime import LogTimeCorrelator, equilibration_check, log_lags
 from meso_kernels.analysis.msd import MSD
 from synthetic import random_walk  # tests/analysis/synthetic.py
 
@@ -197,3 +197,71 @@ def test_errors_during_and_after_runs():
     sim.box = sim.box * 1.1
     with pytest.raises(ValueError, match="box changes"):
         corr.run(sim, 100)
+
+
+# --- blocks of time origins and the stationarity check -----------------------------------------------------------
+def _run_blocks(n_blocks, nsteps=1500):
+    from meso_kernels.initial import random_configuration
+    from meso_kernels.integrate import thermalize
+    from meso_kernels.models import get_model
+    m = get_model("ipl")
+    sim = thermalize(random_configuration(m, 128, 0.82, seed=3), m, T=1.5, nsteps=200, seed=3)
+    corr = LogTimeCorrelator(q=6.35, dt=m.state_point.dt, max_lag=200, origin_interval=25, n_blocks=n_blocks)
+    return corr.run(sim, nsteps)
+
+
+def test_blocks_split_the_same_sums():
+    """The blocks only split the F_s sums: the same trajectory gives the same F_s and the same two halves whatever
+    the number of blocks (the trajectory does not depend on the correlator)."""
+    two, eight = _run_blocks(2), _run_blocks(8)
+    assert eight.n_blocks == 8 and eight.fs_blocks(1)[0].shape[0] == 8
+    np.testing.assert_allclose(eight.fs[1], two.fs[1], rtol=1e-12, atol=1e-14)
+    for a, b in zip(eight.fs_halves(1), two.fs_halves(1)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    F, n = eight.fs_blocks(1)
+    np.testing.assert_allclose(n.sum(axis=0), eight.n_origins)
+    back = LogTimeCorrelator.from_arrays(eight.to_arrays())
+    assert back.n_blocks == 8
+    np.testing.assert_array_equal(back.fs_blocks(1)[0], F)
+    with pytest.raises(ValueError, match="n_blocks must be an even integer"):
+        LogTimeCorrelator(q=6.35, dt=0.005, max_lag=10, origin_interval=5, n_blocks=3)
+    with pytest.raises(ValueError, match="n_blocks = 2"):
+        equilibration_check(two, 1)
+
+
+def _synthetic(late_tau, scatter, n_blocks=8, seed=0):
+    """A correlator built from F_s = exp(-(t/tau)^0.8) per block: the first half of the blocks relaxes with tau = 1,
+    the second with ``late_tau``; every block carries Gaussian noise of size ``scatter``."""
+    rng = np.random.default_rng(seed)
+    lags = np.unique(np.round(np.geomspace(1, 1000, 40)).astype(np.int64))
+    t = lags * 0.01
+    h = n_blocks // 2
+    taus = np.r_[np.ones(h), np.full(h, late_tau)]
+    F = np.exp(-(t[None, :] / taus[:, None]) ** 0.8) + scatter * rng.standard_normal((n_blocks, lags.size))
+    n = np.full((n_blocks, lags.size), 10.0)
+    arrays = {"q": np.array(6.0), "dt": np.array(0.01), "lags": lags, "origin_interval": np.array(10),
+              "hist_edges": np.geomspace(1e-3, 10, 11), "species": np.array([0]), "species_counts": np.array([100.0]),
+              "box": np.ones(3), "wave_vectors": np.ones((1, 3)), "fs_sums": (F * n)[:, None, :],
+              "r2_sums": np.ones((1, lags.size)), "r4_sums": np.ones((1, lags.size)), "n_sums": n,
+              "hist_sums": np.zeros((1, lags.size, 10))}
+    return LogTimeCorrelator.from_arrays(arrays)
+
+
+def test_equilibration_check_on_known_cases():
+    from scipy.stats import t as student_t
+    flat = equilibration_check(_synthetic(1.0, 0.01), 0)
+    assert flat.dof == 6 and flat.z_max == pytest.approx(student_t.ppf(0.995, 6))
+    assert flat.tau_early == pytest.approx(flat.tau_late, rel=0.1)
+    # identical halves without noise: zero difference over zero error is reported as z = 0, stationary
+    exact = equilibration_check(_synthetic(1.0, 0.0), 0)
+    assert exact.z == 0.0 and exact.passed
+    # the late half relaxes 50 % slower, far beyond a 0.002 block scatter: not stationary, with z of the right sign
+    aging = equilibration_check(_synthetic(1.5, 0.002), 0)
+    assert not aging.passed and aging.z < -aging.z_max and aging.tau_late > 1.3 * aging.tau_early
+    assert "NOT stationary" in aging.summary()
+    # the error bars are the standard errors of the block means: noise 0.01 over 4 blocks -> about 0.005
+    assert 0.001 < np.nanmedian(flat.early_err) < 0.012
+    # the same F_s with the halves' noise the same everywhere: |z| obeys Student's t with 6 dof, so over 200 seeds
+    # the fraction beyond the 99 % bound is about 1 %; more than 6 % would happen with probability < 1e-4
+    fails = sum(not equilibration_check(_synthetic(1.0, 0.01, seed=s), 0).passed for s in range(200))
+    assert fails <= 12

@@ -64,3 +64,30 @@ def test_committed_data_stay_small():
     from meso_kernels.store import REPO_ROOT
     size = sum(p.stat().st_size for p in (REPO_ROOT / "data").rglob("*") if p.is_file())
     assert size < 100e6, f"data/ holds {size / 1e6:.1f} MB"
+
+
+def test_fig04_task_set_and_fixed_viscous_targets(tmp_path):
+    from meso_kernels.campaign.figures import (VISCOUS_TARGETS, ensemble_size, ensemble_task, fig04_tasks,
+                                               selection_liquids, viscous_target)
+    from meso_kernels.campaign.liquid import scheduled_liquid
+    tasks = fig04_tasks("default", ["ipl"])
+    temps = schedule("default", "ipl").temperatures
+    assert [t.kind for t in tasks] == ["liquid", "mechanics"] * len(temps)
+    e = ensemble_size("default", "ipl")
+    for liquid, ens in zip(tasks[::2], tasks[1::2]):
+        parents = ens.needs[0]
+        assert parents.needs == (liquid,) and len(ens.needs) == 1 + e["n_conf"]
+        assert ens.params["n_pairs"] == e["n_pairs"] and parents.params["T"] == liquid.params["T"]
+        assert parents.params["prod_steps"] <= liquid.params["prod_steps"]
+    with pytest.raises(ValueError, match="not scheduled for ipl"):
+        ensemble_task("default", "ipl", 0.123)
+    # Figs 5, 10 and 11 compare at fixed targets, so the deeper points are never needed to choose
+    assert viscous_target("default", ["ipl", "sw"]) == VISCOUS_TARGETS["default"]["models"]
+    assert viscous_target("default", ["ss0.6", "ss0.95"]) == VISCOUS_TARGETS["default"]["densities"]
+    assert viscous_target("ci", ["ipl", "sw"]) is None
+    from meso_kernels.campaign import Resolver
+    empty = Resolver(Store(tmp_path / "d", tmp_path / "s"))
+    assert len(selection_liquids("default", ["ipl"], empty)) == len(temps)      # nothing stored: all of them
+    stored = Resolver(Store.for_size("default"))
+    walked = selection_liquids("default", ["ipl"], stored)
+    assert walked == [scheduled_liquid("default", "ipl", T) for T in temps[:len(walked)]] and len(walked) < len(temps)

@@ -136,3 +136,33 @@ def test_structure_factor_peak_near_table_one(small_run):
     assert n == 16 and abs(q - 6.35) < 1.0
     with pytest.raises(ValueError, match="runs is empty"):
         campaign.structure_factor_peak([])
+
+
+def test_cooled_start_and_blocks(small_run, tmp_path):
+    """A run started from a stored one continues from its final configuration (a different start changes the run,
+    the same start reproduces it) and keeps the blocks asked for; the task records start and blocks only when they
+    differ from the defaults, so the keys of older results stay valid."""
+    from meso_kernels.campaign import Store, liquid_task, load, scheduled_liquid
+    from meso_kernels.statepoints import schedule
+    a = equilibrium_dynamics("ipl", T=1.0, N=128, equil_steps=0, prod_steps=400, seed=5, start=small_run, n_blocks=4)
+    b = equilibrium_dynamics("ipl", T=1.0, N=128, equil_steps=0, prod_steps=400, seed=5, start=small_run, n_blocks=4)
+    c = equilibrium_dynamics("ipl", T=1.0, N=128, equil_steps=0, prod_steps=400, seed=5)
+    np.testing.assert_array_equal(a["final_positions"], b["final_positions"])
+    assert not np.allclose(a["final_positions"], c["final_positions"])
+    assert correlator(a).n_blocks == 4 and correlator(c).n_blocks == 2
+    with pytest.raises(ValueError, match="start holds 128 particles"):
+        equilibrium_dynamics("ipl", T=1.0, N=256, equil_steps=0, prod_steps=400, start=small_run)
+    plain = liquid_task("ipl", 1.0, 128, 10, 100)
+    assert "blocks" not in plain.params and "start" not in plain.params and not plain.needs
+    cooled = liquid_task("ipl", 0.9, 128, 10, 100, blocks=8, start=plain)
+    assert cooled.params["blocks"] == 8 and cooled.params["start"] == plain.static_key and cooled.needs == (plain,)
+    with pytest.raises(ValueError, match="start must be a liquid task of ipl with N = 256"):
+        liquid_task("ipl", 0.9, 256, 10, 100, start=plain)
+    # a cooled scheduled point needs the point before it; the ci schedule of ss0.7 ends with one
+    sched = schedule("ci", "ss0.7")
+    last = scheduled_liquid("ci", "ss0.7", sched.temperatures[-1])
+    assert last.needs == (scheduled_liquid("ci", "ss0.7", sched.temperatures[-2]),)
+    # end to end through the store: the cooled task computes its start first
+    store = Store(tmp_path / "d", tmp_path / "s")
+    first, second = load([cooled, plain], store, progress=False)
+    assert correlator(first).n_blocks == 8 and correlator(second).n_blocks == 2
