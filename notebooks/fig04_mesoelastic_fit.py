@@ -50,7 +50,7 @@ import numpy as np
 from meso_kernels.analysis.activation import EQ3_CRITERION, LNTAU_FLOOR, P_MIN, T_WINDOW
 from meso_kernels.campaign.figures import ensemble_size
 from meso_kernels.campaign.series import (analyse_series, comparison_table, cpu_hours, elastic_series,
-                                          ensemble_table, fit_table, points_table)
+                                          ensemble_table, fit_table, points_table, verdict_lines)
 from meso_kernels.plots import activation_row
 from meso_kernels.presets import check_size
 from meso_kernels.io import git_state
@@ -105,8 +105,7 @@ plt.show()
 # %% tags=["hide-input"]
 fits = fit_table(analyses.values(), label=label)
 print(fits.to_string(float_format=lambda x: f"{x:.3g}"))
-for k, a in analyses.items():
-    print(f"\n{label(k)}:\n  Eq. 3 (kappa) {a.verdicts['kappa'].line()}\n  Eq. 2 (G)     {a.verdicts['G'].line()}")
+print(verdict_lines(analyses.values(), label=label))
 
 # %% [markdown]
 # ## κ or G: which describes τ_α better?

@@ -41,7 +41,7 @@ import numpy as np
 
 from meso_kernels.analysis.activation import EQ3_CRITERION
 from meso_kernels.campaign.series import (analyse_series, comparison_table, elastic_series, ensemble_table,
-                                          fit_table, points_table)
+                                          fit_table, points_table, verdict_lines)
 from meso_kernels.io import atomic_path, git_state
 from meso_kernels.presets import check_size
 from meso_kernels.statepoints import check_key, label, schedule
@@ -92,8 +92,7 @@ plt.show()
 # %% tags=["hide-input"]
 fits = fit_table(analyses.values(), label=label)
 print(fits.to_string(float_format=lambda x: f"{x:.3g}"))
-for k, a in analyses.items():
-    print(f"\n{label(k)}:\n  Eq. 3 (kappa) {a.verdicts['kappa'].line()}\n  Eq. 2 (G)     {a.verdicts['G'].line()}")
+print(verdict_lines(analyses.values(), label=label))
 print()
 print(comparison_table(analyses.values(), label=label).to_string(float_format=lambda x: f"{x:.3g}"))
 print()

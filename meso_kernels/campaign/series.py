@@ -248,3 +248,9 @@ def cpu_hours(series_list, label=str):
         rows.append({"model": label(s.key), "liquids (CPU-h)": liq / 3600, "ensembles (CPU-h)": ens / 3600,
                      "total (CPU-h)": (liq + ens) / 3600})
     return pd.DataFrame(rows).set_index("model")
+
+
+def verdict_lines(analyses, label=str):
+    """The verdicts of Eq. 3 (κ) and Eq. 2 (G) for every model, with their numbers (text, one block per model)."""
+    return "\n".join(f"\n{label(a.series.key)}:\n  Eq. 3 (kappa) {a.verdicts['kappa'].line()}\n"
+                     f"  Eq. 2 (G)     {a.verdicts['G'].line()}" for a in analyses)
