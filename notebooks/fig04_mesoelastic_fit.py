@@ -45,7 +45,6 @@ n_resamples = 2000  # bootstrap resamples of every interval
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
-import numpy as np
 
 from meso_kernels.analysis.activation import EQ3_CRITERION, LNTAU_FLOOR, P_MIN, T_WINDOW
 from meso_kernels.campaign.figures import ensemble_size
