@@ -40,6 +40,7 @@ size = "ci"
 seed = 0
 models = ["ipl", "mblj", "ss0.6", "sw"]  # keys of meso_kernels.statepoints
 activated_from = "auto"  # tau_alpha/t0 where the fits start; "auto": 10 (the paper's activated regime), 0 at ci
+temperatures = None  # {model key: [T, ...]}: a subset of a schedule (None: every scheduled temperature)
 compute_missing = True  # False: a missing liquid or ensemble raises an error saying how to compute it
 n_resamples = 2000  # bootstrap resamples of every interval
 
@@ -80,7 +81,12 @@ print(EQ3_CRITERION)
 print(f"\n(p_min = {P_MIN}, t~ window = {T_WINDOW} t0, floor on the error of ln tau_alpha = {LNTAU_FLOOR})")
 
 # %% tags=["hide-input"]
-series = {k: elastic_series(size, k, seed=seed, compute_missing=compute_missing, progress=size != "ci")
+temperatures = dict(temperatures or {})
+unknown = sorted(set(temperatures) - set(models))
+if unknown:
+    raise ValueError(f"temperatures has keys {unknown} that are not among models = {models}")
+series = {k: elastic_series(size, k, seed=seed, temperatures=temperatures.get(k), compute_missing=compute_missing,
+                           progress=size != "ci")
           for k in models}
 analyses = {k: analyse_series(s, activated_from=activated_from, n_resamples=n_resamples, seed=seed)
             for k, s in series.items()}

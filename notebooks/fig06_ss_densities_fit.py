@@ -32,6 +32,7 @@ size = "ci"
 seed = 0
 densities = ["ss0.6", "ss0.7", "ss0.95"]  # SS model keys of meso_kernels.statepoints
 activated_from = "auto"  # tau_alpha/t0 where the fits start; "auto": 10 (the activated regime), 0 at ci
+temperatures = None  # {model key: [T, ...]}: a subset of a schedule (None: every scheduled temperature)
 compute_missing = True  # False: a missing liquid or ensemble raises an error saying how to compute it
 n_resamples = 2000  # bootstrap resamples of every interval
 
@@ -56,7 +57,12 @@ if activated_from == "auto":
 print(f"run size {size!r}, seed {seed}, code {git_state()[0][:12]}")
 print(EQ3_CRITERION)
 
-series = {k: elastic_series(size, k, seed=seed, compute_missing=compute_missing, progress=size != "ci")
+temperatures = dict(temperatures or {})
+unknown = sorted(set(temperatures) - set(densities))
+if unknown:
+    raise ValueError(f"temperatures has keys {unknown} that are not among densities = {densities}")
+series = {k: elastic_series(size, k, seed=seed, temperatures=temperatures.get(k), compute_missing=compute_missing,
+                           progress=size != "ci")
           for k in densities}
 analyses = {k: analyse_series(s, activated_from=activated_from, n_resamples=n_resamples, seed=seed)
             for k, s in series.items()}
