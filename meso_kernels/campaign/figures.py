@@ -82,9 +82,13 @@ def liquid_runs(size, keys, seed=0, store=None, progress=True):
 
 # --- Figs 4 and 6(a): mechanics ensembles at every liquid temperature ----------------------------------------------
 #: per size: inherent structures per parent temperature, random pairs per inherent structure, and the span of the
-#: parents' run as a fraction of the scheduled liquid's measured steps (the parents continue that liquid)
+#: parents' run as a fraction of the scheduled liquid's measured steps (the parents continue that liquid).
+#: Default: in 3D IPL at N = 1000 the mean κ of one inherent structure scatters by 22 % between inherent structures
+#: (pairs add little at 250 per structure) and successive parents are nearly independent (integrated
+#: autocorrelation time below one sample at T_p = 1.0-0.7); 400 per T_p give a 1.1 % standard error of κ(T_p), a
+#: 90 % interval of about ±3 % on the relative change, where κ changes by some 20 % over the liquid range.
 FIG04_ENSEMBLE = {"ci": {"n_conf": 4, "n_pairs": 40, "span": 0.5},
-                  "default": {"n_conf": 160, "n_pairs": 250, "span": 0.5},
+                  "default": {"n_conf": 400, "n_pairs": 250, "span": 0.5},
                   "paper": {"n_conf": 400, "n_pairs": 500, "span": 1.0}}
 #: per-model overrides of FIG04_ENSEMBLE (model key -> dict)
 FIG04_ENSEMBLE_BY_MODEL = {"ci": {}, "default": {}, "paper": {}}
