@@ -373,6 +373,7 @@ class EquilibrationCheck:
     z_max: float
     dof: int
     passed: bool
+    lntau_err: float = float("nan")
 
     def summary(self):
         word = "stationary" if self.passed else "NOT stationary"
@@ -437,5 +438,9 @@ def equilibration_check(corr, species, level=0.2, false_alarm=0.01):
     dof = F.shape[0] - 2
     z = float(diff / err) if err > 0 else 0.0
     z_max = float(student_t.ppf(1 - false_alarm / 2, dof))
+    # ln tau error of the whole run: half the error of the difference of the halves, over |dF/d ln t| at tau
+    mean = 0.5 * (early + late)[both]
+    slope = np.gradient(mean, lt)
+    lntau_err = float(0.5 * err / max(abs(np.interp(at, lt, slope)), 1e-12))
     return EquilibrationCheck(t, early, late, e_err, l_err, float(tau_e), float(tau_l), z, z_max, dof,
-                              bool(abs(z) <= z_max))
+                              bool(abs(z) <= z_max), lntau_err)

@@ -33,6 +33,23 @@ class ElasticSeries:
         return np.array([p.tau_alpha / p.t0 for p in self.points])
 
     @property
+    def lntau_err(self):
+        """Standard error of ln τ_α per state point from the blocks of time origins
+        (:func:`~meso_kernels.analysis.logtime.equilibration_check`); 0 for runs stored with two blocks (the fits
+        then rely on their stated floor alone)."""
+        from ..analysis.logtime import equilibration_check
+        out = []
+        for p in self.points:
+            err = 0.0
+            if p.corr.n_blocks >= 4:
+                try:
+                    err = equilibration_check(p.corr, p.large).lntau_err
+                except ValueError:
+                    err = 0.0
+            out.append(err if np.isfinite(err) else 0.0)
+        return np.array(out)
+
+    @property
     def a0(self):
         """a0 = ρ^(-1/d) (length units; one density per model)."""
         return self.points[0].a0
@@ -97,7 +114,10 @@ def elastic_series(size, key, seed=0, temperatures=None, store=None, compute_mis
 class SeriesAnalysis:
     """What Figs 4 and 6(a) derive from an :class:`ElasticSeries`: the relative changes of κ and G (90 % block
     bootstrap intervals; block = 2 τ_int of the samples, which are correlated along the parents' trajectory), and
-    Eq. 3 (X = κ) and Eq. 2 (X = G) fitted over the activated state points, their verdicts and their comparison."""
+    Eq. 3 (X = κ) and Eq. 2 (X = G) fitted over the activated state points, their verdicts and their comparison.
+    The error of each point combines the standard error of ln τ_α from the blocks of time origins
+    (:attr:`ElasticSeries.lntau_err`), that of κ or G (block standard error of the ensemble mean) through the
+    slope, and the stated floor of :func:`~meso_kernels.analysis.activation.fit_activation`."""
     series: ElasticSeries
     activated_from: float
     activated: np.ndarray           # bool mask over the state points
@@ -136,13 +156,16 @@ def analyse_series(series, activated_from=10.0, confidence=0.9, n_resamples=2000
         errors[name] = np.array([mean_error(v, block=b) for v in samples.values()])
     T = series.T[mask]
     kappa, G = series.means("kappa")[mask], series.means("G")[mask]
+    lntau_err = series.lntau_err[mask]
     fits = {"kappa": fit_activation(T, tau[mask], kappa, a0=series.a0, X_err=errors["kappa"][mask],
-                                    quantity="kappa", confidence=confidence, n_resamples=n_resamples, seed=seed),
-            "G": fit_activation(T, tau[mask], G, X_err=errors["G"][mask], quantity="G", confidence=confidence,
-                                n_resamples=n_resamples, seed=seed)}
+                                    lntau_err=lntau_err, quantity="kappa", confidence=confidence,
+                                    n_resamples=n_resamples, seed=seed),
+            "G": fit_activation(T, tau[mask], G, X_err=errors["G"][mask], lntau_err=lntau_err, quantity="G",
+                                confidence=confidence, n_resamples=n_resamples, seed=seed)}
     verdicts = {name: verdict(f) for name, f in fits.items()}
     comparison = compare_barriers(T, tau[mask], kappa, G, series.a0, kappa_err=errors["kappa"][mask],
-                                  G_err=errors["G"][mask], confidence=confidence, n_resamples=n_resamples, seed=seed)
+                                  G_err=errors["G"][mask], lntau_err=lntau_err, confidence=confidence,
+                                  n_resamples=n_resamples, seed=seed)
     return SeriesAnalysis(series, float(activated_from), mask, blocks, change, errors, fits, verdicts, comparison)
 
 

@@ -261,6 +261,8 @@ def test_equilibration_check_on_known_cases():
     assert "NOT stationary" in aging.summary()
     # the error bars are the standard errors of the block means: noise 0.01 over 4 blocks -> about 0.005
     assert 0.001 < np.nanmedian(flat.early_err) < 0.012
+    # ln tau error: F error at tau (~0.005/sqrt(2)) over |dF/d ln t| = 0.8 F |ln F| ~ 0.26 at F = 0.2: ~0.014
+    assert 0.003 < flat.lntau_err < 0.05 and exact.lntau_err == 0.0
     # the same F_s with the halves' noise the same everywhere: |z| obeys Student's t with 6 dof, so over 200 seeds
     # the fraction beyond the 99 % bound is about 1 %; more than 6 % would happen with probability < 1e-4
     fails = sum(not equilibration_check(_synthetic(1.0, 0.01, seed=s), 0).passed for s in range(200))
