@@ -91,3 +91,30 @@ def test_fig04_task_set_and_fixed_viscous_targets(tmp_path):
     stored = Resolver(Store.for_size("default"))
     walked = selection_liquids("default", ["ipl"], stored)
     assert walked == [scheduled_liquid("default", "ipl", T) for T in temps[:len(walked)]] and len(walked) < len(temps)
+
+
+def test_no_orphaned_results_in_data():
+    """Every result in the campaign folders of data/ is the result of a task some figure declares (directly or as
+    an input) at the default size: a change of a task's key leaves no stale file behind, and nothing the book does
+    not read is committed."""
+    from meso_kernels.campaign import Resolver
+    from meso_kernels.campaign.task import KINDS
+    store = Store.for_size("default")
+    res = Resolver(store, snapshot=True)
+    declared_paths, seen = set(), set()
+    stack = [t for fig in FIGURES for t in figure_tasks(fig, "default", store=store).tasks]
+    while stack:
+        t = stack.pop()
+        if t in seen:
+            continue
+        seen.add(t)
+        stack.extend(t.needs)
+        if t.spec.where != "data":
+            continue
+        paths = res.paths(t)
+        if paths is not None:
+            declared_paths.add(paths[0].resolve())
+    folders = {store.data / k.campaign for k in KINDS.values() if k.where == "data"}
+    stored = {p.resolve() for f in folders if f.is_dir() for p in f.glob("*.npz")}
+    orphans = sorted(str(p.relative_to(store.data)) for p in stored - declared_paths)
+    assert not orphans, orphans
