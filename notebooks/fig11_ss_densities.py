@@ -86,3 +86,13 @@ plt.show()
 from meso_kernels.campaign import structure_factor_table
 
 print(structure_factor_table(runs, label=label, reference="Table III"))
+
+# %% [markdown]
+# **Is every state point in equilibrium?** The same stationarity check as on the Fig. 9 page, for the three
+# densities: τ_α from the early and the late half of the time origins, and, for runs that kept 8 blocks of origins,
+# their difference at τ_α in units of its standard error (bound: the 99 % quantile of Student's t).
+
+# %% tags=["hide-input"]
+from meso_kernels.campaign.checks import equilibration_table
+
+print(equilibration_table(runs, label=label).to_string(index=False, float_format=lambda x: f"{x:.3g}"))
