@@ -33,7 +33,8 @@ def activation_row(axes, analysis, label=None):
     """One row of the paper's Fig. 4 from a :class:`~meso_kernels.campaign.series.SeriesAnalysis`, on four axes:
 
     1. F_s(q_max, t) of the large species against t/t0 at every T (colour from hot to cold), the level 0.2 dotted;
-    2. τ_α/t0 against 1/T (filled: the activated points used by the fits);
+    2. τ_α/t0 against 1/T (filled: the activated points used by the fits; crosses: points that fail the
+       stationarity check, left out of the fits);
     3. the relative change X(T_p)/X(T_p,max) − 1 of κ and G against 1/T_p with 90 % bootstrap intervals;
     4. ln(τ_α/t0) against κ/T with the Eq. 3 line over the activated points (legend: t̃, ℓ̃ and the verdict).
     """
@@ -49,8 +50,11 @@ def activation_row(axes, analysis, label=None):
     a1.legend(fontsize=6, frameon=False, ncol=2)
     tau = s.tau_over_t0
     act = analysis.activated
-    a2.semilogy(1 / s.T[~act], tau[~act], "o", mfc="none", color="C0", label="not fitted")
-    a2.semilogy(1 / s.T[act], tau[act], "o", color="C0", label=f"τ_α/t0 ≥ {analysis.activated_from:g}")
+    bad = ~analysis.stationary if analysis.stationary is not None else np.zeros(len(s.T), bool)
+    a2.semilogy(1 / s.T[~act & ~bad], tau[~act & ~bad], "o", mfc="none", color="C0", label="not fitted")
+    a2.semilogy(1 / s.T[act], tau[act], "o", color="C0", label=f"fitted (τ_α/t0 ≥ {analysis.activated_from:g})")
+    if bad.any():
+        a2.semilogy(1 / s.T[bad], tau[bad], "x", color="C1", ms=7, label="not stationary")
     a2.set(xlabel="1 / T", ylabel="τ_α / t0", title=f"{label}: τ_α")
     a2.legend(fontsize=7, frameon=False)
     for name, marker, colour, text in (("kappa", "o", "C3", "κ"), ("G", "s", "C0", "G")):
@@ -63,7 +67,8 @@ def activation_row(axes, analysis, label=None):
     a3.legend(fontsize=7, frameon=False)
     f, v = analysis.fits["kappa"], analysis.verdicts["kappa"]
     x_all = s.means("kappa") / s.T
-    a4.plot(x_all[~act], np.log(tau[~act]), "o", mfc="none", color="C3")
+    a4.plot(x_all[~act & ~bad], np.log(tau[~act & ~bad]), "o", mfc="none", color="C3")
+    a4.plot(x_all[bad], np.log(tau[bad]), "x", color="C1", ms=7)
     a4.errorbar(f.x, f.y, xerr=f.x_err, yerr=f.sigma, fmt="o", color="C3", capsize=2, ms=4)
     xx = np.linspace(min(x_all.min(), f.x.min()), max(x_all.max(), f.x.max()), 50)
     a4.plot(xx, f.slope * xx + f.intercept, "k-", lw=1,

@@ -26,7 +26,8 @@
 #
 # Columns: (1) F_s(q_max, t) of the large species against t/t0 at every T; (2) τ_α/t0 against 1/T; (3) the
 # relative change of κ and G against 1/T_p, with 90 % bootstrap intervals; (4) ln(τ_α/t0) against κ/T with Eq. 3
-# fitted over the activated regime.
+# fitted over the activated regime. A state point whose run fails the stationarity check (Fig. 9 page: F_s of the
+# early and late time origins differ beyond their errors) is drawn as a cross and left out of the fits.
 #
 # Everything here is computed by `meso_kernels` through campaign tasks
 # (`meso_kernels.campaign.figures.fig04_tasks`): one Nosé–Hoover liquid per scheduled temperature (the deep ones are

@@ -79,7 +79,9 @@ for n, k in enumerate(densities):
         f, v = a.fits[name], a.verdicts[name]
         x_all = a.series.means(name) / a.series.T
         tau = a.series.tau_over_t0
-        ax.plot(x_all[~a.activated], np.log(tau[~a.activated]), "o", mfc="none", color=colour)
+        rest, bad = ~a.activated & a.stationary, ~a.stationary
+        ax.plot(x_all[rest], np.log(tau[rest]), "o", mfc="none", color=colour)
+        ax.plot(x_all[bad], np.log(tau[bad]), "x", color="C1", ms=7)
         ax.errorbar(f.x, f.y, xerr=f.x_err, yerr=f.sigma, fmt="o", color=colour, capsize=2, ms=4)
         xx = np.linspace(x_all.min(), x_all.max(), 50)
         extra = f", ℓ̃ = {f.l_tilde:.2g}" if name == "kappa" else ""
@@ -93,7 +95,8 @@ plt.show()
 
 # %% [markdown]
 # Top row: the paper's panels (a1–a3), Eq. 3 with κ. Bottom row: the shoving model (Eq. 2) on the same τ_α, which
-# the paper does not show. Open symbols are state points outside the activated regime, not fitted.
+# the paper does not show. Open symbols are state points outside the activated regime, crosses those that fail the
+# stationarity check of the Fig. 9 and 11 pages; neither is fitted.
 
 # %% tags=["hide-input"]
 fits = fit_table(analyses.values(), label=label)

@@ -50,6 +50,23 @@ class ElasticSeries:
         return np.array(out)
 
     @property
+    def stationary(self):
+        """Per state point: False where :func:`~meso_kernels.analysis.logtime.equilibration_check` finds the two
+        halves of the run different, or cannot find τ_α in one half; True where it passes or cannot run (two blocks
+        of origins)."""
+        from ..analysis.logtime import equilibration_check
+        out = []
+        for p in self.points:
+            ok = True
+            if p.corr.n_blocks >= 4:
+                try:
+                    ok = equilibration_check(p.corr, p.large).passed
+                except ValueError:
+                    ok = False
+            out.append(ok)
+        return np.array(out, dtype=bool)
+
+    @property
     def a0(self):
         """a0 = ρ^(-1/d) (length units; one density per model)."""
         return self.points[0].a0
@@ -120,29 +137,34 @@ class SeriesAnalysis:
     slope, and the stated floor of :func:`~meso_kernels.analysis.activation.fit_activation`."""
     series: ElasticSeries
     activated_from: float
-    activated: np.ndarray           # bool mask over the state points
+    activated: np.ndarray           # bool mask over the state points: the fitted ones (activated and stationary)
     blocks: dict                    # name -> block length (samples)
     change: dict                    # name -> RelativeChange
     errors: dict                    # name -> standard error of the ensemble mean per state point
     fits: dict                      # name -> ActivationFit
     verdicts: dict                  # name -> Verdict
     comparison: object              # Comparison
+    stationary: np.ndarray = None   # bool per state point: False where the stationarity check failed
 
 
-def analyse_series(series, activated_from=10.0, confidence=0.9, n_resamples=2000, seed=0):
+def analyse_series(series, activated_from=10.0, confidence=0.9, n_resamples=2000, seed=0, require_stationary=True):
     """:class:`SeriesAnalysis` of ``series``; the fits use the state points with τ_α/t0 >= ``activated_from``
-    (the activated regime). Fewer than 3 such points raise ValueError naming ``activated_from`` and the τ_α/t0
-    reached."""
+    (the activated regime) and, with ``require_stationary``, only those that pass the stationarity check
+    (:attr:`ElasticSeries.stationary`; runs with two blocks of origins have no check and count as passing).
+    Fewer than 3 such points raise ValueError naming ``activated_from`` and the τ_α/t0 reached."""
     from ..analysis.activation import (compare_barriers, fit_activation, integrated_autocorrelation, mean_error,
                                        relative_change, verdict)
     tau = series.tau_over_t0
     if not np.all(np.isfinite(tau)):
         bad = [f"T={T:g}" for T, x in zip(series.T, tau) if not np.isfinite(x)]
         raise ValueError(f"{series.key}: no tau_alpha at {', '.join(bad)} (F_s never reached 0.2): run longer")
-    mask = tau >= float(activated_from)
+    stationary = series.stationary
+    mask = (tau >= float(activated_from)) & (stationary if require_stationary else True)
     if mask.sum() < 3:
+        bad = "" if stationary.all() or not require_stationary else \
+            f" (not stationary, left out: T = {', '.join(f'{T:g}' for T in series.T[~stationary])})"
         raise ValueError(f"{series.key}: only {int(mask.sum())} state points with tau_alpha/t0 >= activated_from = "
-                         f"{activated_from:g} (reached: {', '.join(f'{x:.3g}' for x in tau)}); a fit needs 3: "
+                         f"{activated_from:g}{bad} (reached: {', '.join(f'{x:.3g}' for x in tau)}); a fit needs 3: "
                          "lower activated_from or add deeper state points")
     blocks, change, errors = {}, {}, {}
     for name in ("kappa", "G"):
@@ -166,7 +188,8 @@ def analyse_series(series, activated_from=10.0, confidence=0.9, n_resamples=2000
     comparison = compare_barriers(T, tau[mask], kappa, G, series.a0, kappa_err=errors["kappa"][mask],
                                   G_err=errors["G"][mask], lntau_err=lntau_err, confidence=confidence,
                                   n_resamples=n_resamples, seed=seed)
-    return SeriesAnalysis(series, float(activated_from), mask, blocks, change, errors, fits, verdicts, comparison)
+    return SeriesAnalysis(series, float(activated_from), mask, blocks, change, errors, fits, verdicts, comparison,
+                          stationary)
 
 
 #: the paper's (t̃, ℓ̃) for the models where it reports Eq. 3 to hold (Fig. 4)
@@ -238,7 +261,8 @@ def points_table(analysis):
     import pandas as pd
     s = analysis.series
     out = {"T": s.T, "tau_alpha/t0": s.tau_over_t0, "t0": s.t0, "a0": np.full(len(s.T), s.a0),
-           "activated": analysis.activated, "n_ihs": [len(e["G"]) for e in s.ensembles]}
+           "fitted": analysis.activated, "stationary": analysis.stationary,
+           "n_ihs": [len(e["G"]) for e in s.ensembles]}
     for name in ("kappa", "G"):
         rc = analysis.change[name]
         order = np.argsort(-rc.T)       # RelativeChange is sorted by T; the series runs hottest first
