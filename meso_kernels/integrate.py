@@ -377,7 +377,8 @@ class NoseHoover(NVE):
 
 def thermalize(system, model, T, nsteps, dt=None, tau=None, seed=0, relax_ftol=1.0, progress=False):
     """Bring a (freshly generated) configuration to temperature T: a loose FIRE quench removes close contacts
-    (max |F_i| < ``relax_ftol``), then Maxwell–Boltzmann velocities at T (``seed``) and ``nsteps`` Nosé–Hoover
+    (max |F_i| < ``relax_ftol``; ``relax_ftol=None`` skips it, for a configuration that is already a liquid's),
+    then Maxwell–Boltzmann velocities at T (``seed``) and ``nsteps`` Nosé–Hoover
     steps with the model's dt and tau_NH unless given. Returns the running :class:`NoseHoover` integrator.
     Whether ``nsteps`` suffices is the caller's to check (MSD and F_s time-translation invariant)."""
     from .initial import maxwell_boltzmann
@@ -385,7 +386,10 @@ def thermalize(system, model, T, nsteps, dt=None, tau=None, seed=0, relax_ftol=1
     sp = model.state_point
     dt = sp.dt if dt is None else dt
     tau = sp.tau_nh if tau is None else tau
-    relaxed, _ = quench(system, model, method="fire", ftol=relax_ftol, max_steps=20_000)
+    if relax_ftol is None:
+        relaxed = system.copy()
+    else:
+        relaxed, _ = quench(system, model, method="fire", ftol=relax_ftol, max_steps=20_000)
     relaxed.velocities = maxwell_boltzmann(relaxed.N, relaxed.dim, T, seed)
     sim = NoseHoover(relaxed, model, dt=dt, T=T, tau=tau)
     sim.run(nsteps, progress=progress)

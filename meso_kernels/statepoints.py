@@ -5,8 +5,9 @@ The paper gives no temperature list (its legends are images; MODELS.md section 1
 relaxation times measured on this machine (MODELS.md section 10) so that τ_α/t0 spans about 1 to 10³ at the
 default size. The first points of each default schedule start from random configurations, equilibrate ≳ 10 τ_α and
 measure ≳ 25 τ_α; the deep ones start from the final configuration of the previous, hotter point (``cooled``),
-equilibrate ~4 τ_α and measure ~12 τ_α in 8 blocks of time origins, whose scatter gives the error bars of the
-stationarity check (:func:`meso_kernels.analysis.logtime.equilibration_check`). Model keys: ``ipl``, ``mblj``,
+equilibrate ~6 τ_α and measure ~24 τ_α in 8 blocks of time origins, whose scatter gives the error bars of the
+stationarity check (:func:`meso_kernels.analysis.logtime.equilibration_check`). (A first try with ~4 and ~12 τ_α
+failed that check at τ_α/t0 ≈ 500–1300: the early origins relaxed up to 3 times slower than the late ones.) Model keys: ``ipl``, ``mblj``,
 ``ss0.6``, ``ss0.7``, ``ss0.95`` (sticky spheres at ρ = 0.6, 0.7, 0.95) and ``sw``.
 
 >>> sched = schedule("default", "ipl")
@@ -30,12 +31,14 @@ MODEL_KEYS = ("ipl", "mblj", "ss0.6", "ss0.7", "ss0.95", "sw")
 class StatePoint:
     """One temperature of a schedule: T (energy units), equil_steps and prod_steps (MD steps of the model's δt);
     blocks: blocks of time origins kept apart for the stationarity check (>= 4 gives it error bars); cooled: start
-    from the final configuration of the schedule's previous (hotter) point instead of a random one."""
+    from the final configuration of the schedule's previous (hotter) point instead of a random one (used as it is);
+    n_open: time origins per longest lag (the run has about 2 n_open origins)."""
     T: float
     equil_steps: int
     prod_steps: int
     blocks: int = 2
     cooled: bool = False
+    n_open: int = 10
 
 
 @dataclass(frozen=True)
@@ -61,15 +64,15 @@ def _s(key, N, *pts):
     return Schedule(key, N, tuple(StatePoint(float(T), int(e), int(p), *rest) for T, e, p, *rest in pts))
 
 
-#: a deep point: 8 blocks of time origins, cooled from the previous point
-_DEEP = (8, True)
+#: a deep point: 8 blocks of time origins (80 origins), cooled from the previous point
+_DEEP = (8, True, 40)
 #: a new hot point: 8 blocks, random start
 _HOT = (8, False)
 
 
 #: size -> model key -> Schedule. ci: N = 256 and fast temperatures (seconds each); default: N = 1000 down to
 #: τ_α/t0 ≈ 10³ for IPL, mBLJ and SS ρ = 0.6, ≈ 300 for SS ρ = 0.7 and 0.95, and SW as deep as it stays amorphous
-#: (about 8 CPU-hours in all); paper: Table-I N, same temperatures, twice the steps.
+#: (about 10 CPU-hours in all); paper: Table-I N, same temperatures, twice the steps.
 SCHEDULES = {
     "ci": {
         "ipl": _s("ipl", 256, (1.2, 4_000, 12_000), (1.0, 4_000, 15_000), (0.85, 6_000, 25_000)),
@@ -81,28 +84,28 @@ SCHEDULES = {
         "sw": _s("sw", 256, (0.08, 1_500, 2_500), (0.06, 1_500, 3_000), (0.045, 1_500, 4_000)),
     },
     "default": {
-        # the points of the first four (random start, two halves) keep their stored results; the deep ones each
-        # equilibrate ~4 τ_α from the previous point and measure ~12 τ_α (estimates from MODELS.md section 10)
+        # the points of the first schedule (random start, two halves of origins) keep their stored results; each
+        # deep point starts from the previous one, equilibrates ~6 τ_α and measures ~24 τ_α in 8 blocks of 3 τ_α
+        # (τ_α from a first, shorter run where there was one, else extrapolated in 1/T)
         "ipl": _s("ipl", 1000, (1.0, 20_000, 50_000), (0.8, 30_000, 100_000), (0.7, 100_000, 300_000),
-                  (0.65, 300_000, 1_000_000), (0.6, 400_000, 1_200_000, *_DEEP),
-                  (0.57, 1_100_000, 3_300_000, *_DEEP)),
+                  (0.65, 300_000, 1_000_000), (0.6, 570_000, 2_300_000, *_DEEP),
+                  (0.57, 2_200_000, 8_700_000, *_DEEP)),
         "mblj": _s("mblj", 1000, (1.0, 20_000, 50_000), (0.8, 30_000, 100_000), (0.7, 50_000, 150_000),
                    (0.6, 100_000, 300_000), (0.55, 200_000, 600_000), (0.52, 300_000, 1_000_000),
-                   (0.49, 250_000, 750_000, *_DEEP), (0.47, 650_000, 2_000_000, *_DEEP),
-                   (0.46, 1_100_000, 3_300_000, *_DEEP)),
+                   (0.49, 770_000, 3_100_000, *_DEEP), (0.48, 1_400_000, 5_500_000, *_DEEP)),
         "ss0.6": _s("ss0.6", 1000, (1.5, 20_000, 50_000), (1.2, 50_000, 200_000), (1.0, 150_000, 600_000),
-                    (0.95, 300_000, 1_200_000), (0.9, 300_000, 900_000, *_DEEP), (0.87, 600_000, 1_800_000, *_DEEP),
-                    (0.85, 1_000_000, 3_000_000, *_DEEP)),
+                    (0.95, 300_000, 1_200_000), (0.9, 450_000, 1_800_000, *_DEEP),
+                    (0.85, 1_500_000, 6_000_000, *_DEEP)),
         "ss0.7": _s("ss0.7", 1000, (3.2, 20_000, 50_000, *_HOT), (2.6, 30_000, 100_000, *_HOT),
                     (2.2, 50_000, 200_000), (2.0, 100_000, 300_000), (1.85, 300_000, 800_000),
-                    (1.72, 340_000, 1_000_000, *_DEEP)),
+                    (1.72, 500_000, 2_000_000, *_DEEP)),
         "ss0.95": _s("ss0.95", 1000, (11.0, 20_000, 50_000, *_HOT), (9.5, 30_000, 100_000, *_HOT),
                      (8.0, 50_000, 200_000), (7.0, 100_000, 300_000), (6.5, 300_000, 800_000),
-                     (6.0, 180_000, 530_000, *_DEEP)),
+                     (6.0, 260_000, 1_060_000, *_DEEP)),
         "sw": _s("sw", 1000, (0.06, 10_000, 20_000), (0.045, 10_000, 20_000), (0.035, 10_000, 30_000),
                  (0.03, 20_000, 50_000), (0.027, 30_000, 80_000), (0.025, 50_000, 100_000),
-                 (0.023, 12_000, 36_000, *_DEEP), (0.021, 48_000, 144_000, *_DEEP),
-                 (0.02, 105_000, 315_000, *_DEEP)),
+                 (0.023, 25_000, 100_000, *_DEEP), (0.021, 60_000, 240_000, *_DEEP),
+                 (0.02, 150_000, 600_000, *_DEEP)),
     },
 }
 # every ci point keeps 4 blocks of time origins, so that the stationarity check runs in CI

@@ -382,15 +382,18 @@ class EquilibrationCheck:
 
 
 def _half_with_error(F, n):
-    w = np.where(n > 0, n, 0.0)
-    F0 = np.where(n > 0, F, 0.0)
+    """Origin-weighted mean of the blocks' F_s at each lag and its standard error from their scatter, over the
+    blocks that have origins at that lag (NaN where fewer than two have)."""
+    have = n > 0
+    k = have.sum(axis=0)
+    w = np.where(have, n, 0.0)
+    F0 = np.where(have, F, 0.0)
     wsum = w.sum(axis=0)
-    full = np.all(n > 0, axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = (w * F0).sum(axis=0) / wsum
-        k = F.shape[0]
-        var = (w * (F0 - mean) ** 2).sum(axis=0) / wsum * k / (k - 1) / k   # variance of the block mean
-    return np.where(full, mean, np.nan), np.where(full, np.sqrt(var), np.nan)
+        var = (w * (F0 - mean) ** 2).sum(axis=0) / wsum / (k - 1)   # variance of the mean of k blocks
+    ok = k >= 2
+    return np.where(ok, mean, np.nan), np.where(ok, np.sqrt(var), np.nan)
 
 
 def equilibration_check(corr, species, level=0.2, false_alarm=0.01):

@@ -20,14 +20,16 @@ DYNAMICS_VERSION = 1
 
 
 def equilibrium_dynamics(key, T, N, equil_steps, prod_steps, seed=0, max_lag=None, n_open=10,
-                         points_per_decade=10, progress=False, n_blocks=2, start=None):
+                         points_per_decade=10, progress=False, n_blocks=2, start=None, relax_start=True):
     """Equilibrate model ``key`` (:func:`meso_kernels.statepoints.model_for`) at temperature T (NVT, the model's δt
     and τ_NH, N particles at its Table-I density, random start of seed ``seed``) for ``equil_steps`` MD steps, then
     run ``prod_steps`` steps accumulating the correlators at q = q_max of the large species.
 
     ``start``: the stored result of another run of the same model and N (a hotter state point, say) whose final
     configuration replaces the random start (velocities are redrawn at T): cooling step by step equilibrates a deep
-    state point in a few τ_α. ``n_blocks``: blocks of time origins kept apart for the stationarity check
+    state point in a few τ_α. ``relax_start=False`` uses that configuration as it is (no loose FIRE quench first:
+    a liquid configuration has no overlaps, and a quench would leave it lower in energy than the liquid).
+    ``n_blocks``: blocks of time origins kept apart for the stationarity check
     (:func:`~meso_kernels.analysis.logtime.equilibration_check` needs >= 4).
 
     The lag grid ends at ``max_lag`` steps (default: half the production run); origins open every
@@ -61,7 +63,8 @@ def equilibrium_dynamics(key, T, N, equil_steps, prod_steps, seed=0, max_lag=Non
         if system.N != int(N) or abs(system.N / np.prod(system.box) - sp.rho) > 1e-9 * sp.rho:
             raise ValueError(f"start holds {system.N} particles at density {system.N / np.prod(system.box):.6g}; "
                              f"this run needs N = {N} at rho = {sp.rho}")
-    sim = thermalize(system, model, T, int(equil_steps), seed=seed, progress=progress)
+    relax = 1.0 if (start is None or relax_start) else None
+    sim = thermalize(system, model, T, int(equil_steps), seed=seed, relax_ftol=relax, progress=progress)
     corr = LogTimeCorrelator(q=sp.qmax[model.large], dt=sp.dt, max_lag=max_lag,
                              origin_interval=max(1, max_lag // int(n_open)), points_per_decade=points_per_decade,
                              n_blocks=n_blocks)
@@ -96,7 +99,8 @@ def final_system(arrays):
 def _liquid_compute(task, p, load, progress):
     start = load(task.needs[0]) if p.get("start") else None
     return equilibrium_dynamics(p["key"], p["T"], p["N"], p["equil_steps"], p["prod_steps"], seed=task.seed,
-                                progress=progress, n_blocks=p.get("blocks", 2), start=start)
+                                progress=progress, n_blocks=p.get("blocks", 2), start=start,
+                                n_open=p.get("n_open", 10), relax_start=p.get("relax_start", True))
 
 
 register(Kind("liquid", "dynamics", "data", _liquid_compute,
@@ -104,21 +108,25 @@ register(Kind("liquid", "dynamics", "data", _liquid_compute,
               doc="equilibrium liquid: F_s, MSD and the final configuration"))
 
 
-def liquid_task(key, T, N, equil_steps, prod_steps, seed=0, blocks=2, start=None):
+def liquid_task(key, T, N, equil_steps, prod_steps, seed=0, blocks=2, start=None, n_open=10, relax_start=True):
     """The task of one liquid state point (:func:`equilibrium_dynamics`), stored in ``<data>/dynamics/``.
-    ``start``: the liquid task whose final configuration it starts from (None: a random start); ``blocks``: blocks
-    of time origins (the parameters record both only when they differ from the defaults, so older results keep
-    their keys)."""
+    ``start``: the liquid task whose final configuration it starts from (None: a random start), with
+    ``relax_start``; ``blocks``: blocks of time origins; ``n_open``: time origins per longest lag (the
+    parameters record these only when they differ from the defaults, so older results keep their keys)."""
     check_key(key)
     params = {"key": key, "T": float(T), "N": int(N), "equil_steps": int(equil_steps),
               "prod_steps": int(prod_steps), "version": DYNAMICS_VERSION}
     if blocks != 2:
         params["blocks"] = int(blocks)
+    if n_open != 10:
+        params["n_open"] = int(n_open)
     needs = ()
     if start is not None:
         if start.kind != "liquid" or start.params["key"] != key or start.params["N"] != int(N):
             raise ValueError(f"start must be a liquid task of {key} with N = {N}, got {start.label()}")
         params["start"] = start.static_key
+        if not relax_start:
+            params["relax_start"] = False
         needs = (start,)
     return Task.make("liquid", params, seed=seed, needs=needs)
 
@@ -135,7 +143,7 @@ def scheduled_liquid(size, key, T, seed=0):
             raise ValueError(f"the first state point of {key} at size {size!r} cannot be cooled from another")
         start = scheduled_liquid(size, key, sched.points[i - 1].T, seed=seed)
     return liquid_task(key, pt.T, sched.N, pt.equil_steps, pt.prod_steps, seed=seed, blocks=pt.blocks,
-                       start=start)
+                       start=start, n_open=pt.n_open, relax_start=not pt.cooled)
 
 
 def dynamics(size, key, T, seed=0, root=None, progress=False):
