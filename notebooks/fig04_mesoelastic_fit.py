@@ -130,6 +130,13 @@ print(comparison_table(analyses.values(), label=label).to_string(float_format=la
 # neighbouring inherent structures are correlated: the intervals come from a block bootstrap with blocks of twice
 # the integrated autocorrelation time of the samples. The last columns give the widest interval over T_p in units
 # of the total change (the aim: at most 0.25).
+#
+# A caveat on these intervals: each ensemble comes from one trajectory per temperature. In a system of 1000
+# particles the energy of the inherent structures can stay above or below its mean for several τ_α (in 3D IPL at
+# T_p = 0.65 the first and last quarters of the 400 parents differ by 0.012 in U_IHS/N, eight of their standard
+# errors), so an autocorrelation time measured inside one trajectory of about ten τ_α can miss the slowest
+# fluctuations. Independent trajectories per temperature (other seeds) would measure it; the paper's larger
+# systems average such fluctuations out.
 
 # %% tags=["hide-input"]
 print(ensemble_table(analyses.values(), label=label).to_string(float_format=lambda x: f"{x:.3g}"))
