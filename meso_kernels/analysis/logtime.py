@@ -411,8 +411,8 @@ def equilibration_check(corr, species, level=0.2, false_alarm=0.01):
     >>> from meso_kernels.integrate import thermalize
     >>> m = get_model("ipl")
     >>> sim = thermalize(random_configuration(m, 256, 0.82, seed=1), m, T=2.0, nsteps=500, seed=1)
-    >>> corr = LogTimeCorrelator(q=6.35, dt=m.state_point.dt, max_lag=100, origin_interval=10, n_blocks=4)
-    >>> chk = equilibration_check(corr.run(sim, 1200), species=1)
+    >>> corr = LogTimeCorrelator(q=6.35, dt=m.state_point.dt, max_lag=600, origin_interval=60, n_blocks=4)
+    >>> chk = equilibration_check(corr.run(sim, 3000), species=1)
     >>> chk.dof, bool(chk.tau_early > 0 and chk.z_max > 2)
     (2, True)
     """
