@@ -51,7 +51,7 @@ import matplotlib.pyplot as plt
 
 from meso_kernels.analysis.activation import EQ3_CRITERION, LNTAU_FLOOR, P_MIN, T_WINDOW
 from meso_kernels.campaign.figures import ensemble_size
-from meso_kernels.campaign.series import (analyse_series, comparison_table, cpu_hours, elastic_series,
+from meso_kernels.campaign.series import (analyse_models, comparison_table, cpu_hours,
                                           ensemble_table, fit_table, points_table, verdict_lines)
 from meso_kernels.plots import activation_row
 from meso_kernels.presets import check_size
@@ -60,8 +60,6 @@ from meso_kernels.statepoints import check_key, label, schedule
 
 check_size(size)
 models = [check_key(k) for k in models]
-if activated_from == "auto":
-    activated_from = 0.0 if size == "ci" else 10.0
 print(f"run size {size!r}, seed {seed}, code {git_state()[0][:12]}")
 for k in models:
     e = ensemble_size(size, k)
@@ -83,18 +81,9 @@ print(EQ3_CRITERION)
 print(f"\n(p_min = {P_MIN}, t~ window = {T_WINDOW} t0, floor on the error of ln tau_alpha = {LNTAU_FLOOR})")
 
 # %% tags=["hide-input"]
-temperatures = dict(temperatures or {})
-unknown = sorted(set(temperatures) - set(models))
-if unknown:
-    raise ValueError(f"temperatures has keys {unknown} that are not among models = {models}")
-series = {k: elastic_series(size, k, seed=seed, temperatures=temperatures.get(k), compute_missing=compute_missing,
-                           progress=size != "ci")
-          for k in models}
-if require_stationary == "auto":
-    require_stationary = size != "ci"  # 4 blocks of origins at ci: the check has no power there
-analyses = {k: analyse_series(s, activated_from=activated_from, n_resamples=n_resamples, seed=seed,
-                              require_stationary=require_stationary)
-            for k, s in series.items()}
+series, analyses = analyse_models(size, models, seed=seed, temperatures=temperatures,
+                                  compute_missing=compute_missing, activated_from=activated_from,
+                                  require_stationary=require_stationary, n_resamples=n_resamples)
 for k, s in series.items():
     print(f"{label(k)}: " + ", ".join(f"T={T:g}: {x:.3g}" for T, x in zip(s.T, s.tau_over_t0)) + "  (tau_alpha/t0)")
 

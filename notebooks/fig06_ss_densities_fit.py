@@ -42,7 +42,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from meso_kernels.analysis.activation import EQ3_CRITERION
-from meso_kernels.campaign.series import (analyse_series, comparison_table, elastic_series, ensemble_table,
+from meso_kernels.campaign.series import (analyse_models, comparison_table, ensemble_table,
                                           fit_table, points_table, verdict_lines)
 from meso_kernels.io import atomic_path, git_state
 from meso_kernels.presets import check_size
@@ -53,23 +53,12 @@ check_size(size)
 densities = [check_key(k) for k in densities]
 if not all(k.startswith("ss") for k in densities):
     raise ValueError(f"densities must be sticky-sphere keys (ss0.6, ss0.7, ss0.95), got {densities}")
-if activated_from == "auto":
-    activated_from = 0.0 if size == "ci" else 10.0
 print(f"run size {size!r}, seed {seed}, code {git_state()[0][:12]}")
 print(EQ3_CRITERION)
 
-temperatures = dict(temperatures or {})
-unknown = sorted(set(temperatures) - set(densities))
-if unknown:
-    raise ValueError(f"temperatures has keys {unknown} that are not among densities = {densities}")
-series = {k: elastic_series(size, k, seed=seed, temperatures=temperatures.get(k), compute_missing=compute_missing,
-                           progress=size != "ci")
-          for k in densities}
-if require_stationary == "auto":
-    require_stationary = size != "ci"  # 4 blocks of origins at ci: the check has no power there
-analyses = {k: analyse_series(s, activated_from=activated_from, n_resamples=n_resamples, seed=seed,
-                              require_stationary=require_stationary)
-            for k, s in series.items()}
+series, analyses = analyse_models(size, densities, seed=seed, temperatures=temperatures,
+                                  compute_missing=compute_missing, activated_from=activated_from,
+                                  require_stationary=require_stationary, n_resamples=n_resamples)
 for k, s in series.items():
     print(f"{label(k)} (N = {schedule(size, k).N}): "
           + ", ".join(f"T={T:g}: {x:.3g}" for T, x in zip(s.T, s.tau_over_t0)) + "  (tau_alpha/t0)")

@@ -301,3 +301,24 @@ def verdict_lines(analyses, label=str):
     """The verdicts of Eq. 3 (κ) and Eq. 2 (G) for every model, with their numbers (text, one block per model)."""
     return "\n".join(f"\n{label(a.series.key)}:\n  Eq. 3 (kappa) {a.verdicts['kappa'].line()}\n"
                      f"  Eq. 2 (G)     {a.verdicts['G'].line()}" for a in analyses)
+
+
+def analyse_models(size, keys, seed=0, temperatures=None, compute_missing=True, activated_from="auto",
+                   require_stationary="auto", n_resamples=2000):
+    """``(series, analyses)``: :func:`elastic_series` and :func:`analyse_series` of every model key in ``keys``, as
+    the Fig. 4 and Fig. 6 pages use them. temperatures: ``{key: [T, ...]}`` subsets of the schedules (a key not in
+    ``keys`` raises ValueError). ``"auto"``: activated_from 10 and require_stationary True, except at ci (0 and
+    False: the ci runs are hot and have 4 blocks of origins, too few for the check to have power)."""
+    temperatures = dict(temperatures or {})
+    unknown = sorted(set(temperatures) - set(keys))
+    if unknown:
+        raise ValueError(f"temperatures has keys {unknown} that are not among the models {list(keys)}")
+    if activated_from == "auto":
+        activated_from = 0.0 if size == "ci" else 10.0
+    if require_stationary == "auto":
+        require_stationary = size != "ci"
+    series = {k: elastic_series(size, k, seed=seed, temperatures=temperatures.get(k),
+                                compute_missing=compute_missing, progress=size != "ci") for k in keys}
+    analyses = {k: analyse_series(s, activated_from=activated_from, n_resamples=n_resamples, seed=seed,
+                                  require_stationary=require_stationary) for k, s in series.items()}
+    return series, analyses
