@@ -10,6 +10,7 @@ Units: T in the model's energy units; τ_α and t0 in its time units; a0 in its 
 G in energy/length³ (both microscopic units of the model).
 """
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -32,39 +33,36 @@ class ElasticSeries:
         """τ_α/t0 per state point (NaN where the run was too short to reach F_s = 0.2)."""
         return np.array([p.tau_alpha / p.t0 for p in self.points])
 
-    @property
-    def lntau_err(self):
-        """Standard error of ln τ_α per state point from the blocks of time origins
-        (:func:`~meso_kernels.analysis.logtime.equilibration_check`); 0 for runs stored with two blocks (the fits
-        then rely on their stated floor alone)."""
+    @cached_property
+    def checks(self):
+        """Per state point, its :func:`~meso_kernels.analysis.logtime.equilibration_check` (computed once): an
+        :class:`~meso_kernels.analysis.logtime.EquilibrationCheck`; None for runs stored with fewer than 4 blocks of
+        origins (no check possible); the ValueError where a half of the run never reaches F_s = 0.2."""
         from ..analysis.logtime import equilibration_check
         out = []
         for p in self.points:
-            err = 0.0
-            if p.corr.n_blocks >= 4:
-                try:
-                    err = equilibration_check(p.corr, p.large).lntau_err
-                except ValueError:
-                    err = 0.0
-            out.append(err if np.isfinite(err) else 0.0)
-        return np.array(out)
+            if p.corr.n_blocks < 4:
+                out.append(None)
+                continue
+            try:
+                out.append(equilibration_check(p.corr, p.large))
+            except ValueError as err:
+                out.append(err)
+        return out
+
+    @property
+    def lntau_err(self):
+        """Standard error of ln τ_α per state point from the blocks of time origins (:attr:`checks`); 0 where no
+        check is possible (runs stored with two blocks: the fits then rely on their stated floor alone)."""
+        errs = [c.lntau_err if c is not None and not isinstance(c, ValueError) else 0.0 for c in self.checks]
+        return np.array([e if np.isfinite(e) else 0.0 for e in errs])
 
     @property
     def stationary(self):
-        """Per state point: False where :func:`~meso_kernels.analysis.logtime.equilibration_check` finds the two
-        halves of the run different, or cannot find τ_α in one half; True where it passes or cannot run (two blocks
-        of origins)."""
-        from ..analysis.logtime import equilibration_check
-        out = []
-        for p in self.points:
-            ok = True
-            if p.corr.n_blocks >= 4:
-                try:
-                    ok = equilibration_check(p.corr, p.large).passed
-                except ValueError:
-                    ok = False
-            out.append(ok)
-        return np.array(out, dtype=bool)
+        """Per state point: False where :attr:`checks` finds the two halves of the run different, or cannot find
+        τ_α in one half; True where it passes or cannot run (two blocks of origins)."""
+        return np.array([True if c is None else (False if isinstance(c, ValueError) else bool(c.passed))
+                         for c in self.checks], dtype=bool)
 
     @property
     def a0(self):
