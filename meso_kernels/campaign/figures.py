@@ -12,7 +12,7 @@ declares again until nothing new appears. Notebooks call the per-figure function
 >>> figure_tasks("8", "ci")
 Traceback (most recent call last):
 ...
-ValueError: unknown figure '8'; figures with a task set: 3, 4, 5, 6, 9, 10, 11
+ValueError: unknown figure '8'; figures with a task set: 3, 4, 5, 6, 7, 9, 10, 11
 """
 from dataclasses import dataclass, field
 
@@ -231,7 +231,18 @@ def _fig04(keys):
     return lambda size, resolver, choose_from=None: (fig04_tasks(size, keys), [])
 
 
-FIGURES = {"3": _fig03, "4": _fig04(MODELS), "5": _fig05, "6": _fig04(DENSITIES), "9": _liquids(MODELS),
+def _fig06(size, resolver, choose_from=None):
+    from .local import fig07_tasks
+    tasks, pending = fig07_tasks(size, resolver)
+    return list(dict.fromkeys(fig04_tasks(size, DENSITIES) + tasks)), pending
+
+
+def _fig07(size, resolver, choose_from=None):
+    from .local import fig07_tasks
+    return fig07_tasks(size, resolver)
+
+
+FIGURES = {"3": _fig03, "4": _fig04(MODELS), "5": _fig05, "6": _fig06, "7": _fig07, "9": _liquids(MODELS),
            "10": _liquids(MODELS), "11": _liquids(DENSITIES)}
 
 
@@ -240,7 +251,8 @@ FIGURES = {"3": _fig03, "4": _fig04(MODELS), "5": _fig05, "6": _fig04(DENSITIES)
 #: every committed default result is complete skips these, and the book computes what is missing when built.
 IN_PROGRESS = {
     "4": "deeper liquids and mechanics ensembles at every liquid temperature",
-    "6": "deeper liquids and mechanics ensembles at every liquid temperature",
+    "6": "deeper liquids, mechanics ensembles at every liquid temperature, local ensembles",
+    "7": "local ensembles (local kappa and isoconfigurational mobility) of the SS densities",
     "9": "deeper liquids",
     "10": "deeper liquids (the compared state points are stored)",
     "11": "deeper liquids (the compared state points are stored)",

@@ -1,0 +1,201 @@
+"""Local ensembles (Figs 2, 6(b, c) and 7): the local dipole stiffness κ_i of the inherent structure under each of
+``n_conf`` equilibrium configurations, and the isoconfigurational mobility of every particle of the same
+configurations.
+
+At one stored liquid state point (a :class:`~meso_kernels.campaign.liquid.StatePointDynamics`):
+
+- the parents continue the scheduled liquid and sample ``n_conf`` configurations ``spacing`` τ_α apart
+  (:func:`~meso_kernels.campaign.mechanics.parents_from`);
+- each is quenched and κ_ij of all its interacting pairs gives κ_i, the mean over the pairs of i (Eq. A4;
+  :func:`~meso_kernels.campaign.mechanics.ensemble_from` with ``local=True``);
+- from each, ``n_batches`` x ``runs_per_batch`` NVT runs with fresh Maxwell–Boltzmann velocities last
+  t_obs = ``t_obs`` x τ_α (the paper: τ_α/10 for Figs 6-7, τ_α/6 for Fig. 2) and give the mobility <|Δr_i|>
+  (:func:`~meso_kernels.campaign.iso.iso_from`).
+
+Both depend on τ_α, so they are declared once the liquid is stored. :func:`local_ensemble` returns everything as one
+:class:`LocalEnsemble`.
+
+Units: T in energy units; τ_α, t_obs, t0 in the model's time unit; κ_i in energy/length²; mobility in length.
+
+>>> from meso_kernels.campaign.local import LOCAL_ENSEMBLE, local_size
+>>> local_size("ci")["n_conf"], local_size("default")["n_conf"], local_size("paper")["n_conf"]
+(4, 48, 240)
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..presets import check_size
+from ..statepoints import check_key
+from .iso import iso_from
+from .liquid import scheduled_liquid
+from .mechanics import ensemble_from, parents_from
+
+#: per size: configurations, batches x runs per batch of isoconfigurational runs, spacing of the configurations in
+#: τ_α and the random pairs per inherent structure of the mechanics task (κ_i itself uses all pairs). The paper:
+#: 240 x 20 per SS density.
+LOCAL_ENSEMBLE = {"ci": {"n_conf": 4, "n_batches": 1, "runs_per_batch": 4, "spacing": 0.5, "n_pairs": 10},
+                  "default": {"n_conf": 48, "n_batches": 2, "runs_per_batch": 5, "spacing": 1.0, "n_pairs": 10},
+                  "paper": {"n_conf": 240, "n_batches": 4, "runs_per_batch": 5, "spacing": 1.0, "n_pairs": 10}}
+#: observation time of the mobility in units of τ_α, per figure
+T_OBS = {"6": 0.1, "7": 0.1, "2": 1 / 6}
+
+
+def local_size(size, **overrides):
+    """The :data:`LOCAL_ENSEMBLE` entry of ``size`` with ``overrides`` (None values ignored); ValueError naming a
+    bad one."""
+    check_size(size)
+    out = dict(LOCAL_ENSEMBLE[size])
+    for name, v in overrides.items():
+        if name not in out:
+            raise ValueError(f"unknown local-ensemble parameter {name!r}; allowed: {', '.join(out)}")
+        if v is not None:
+            out[name] = v
+    for name in ("n_conf", "n_batches", "runs_per_batch", "n_pairs"):
+        v = out[name]
+        if isinstance(v, bool) or int(v) != v or v < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+    if not (np.isfinite(out["spacing"]) and out["spacing"] > 0):
+        raise ValueError(f"spacing must be a positive number of tau_alpha, got {out['spacing']!r}")
+    return out
+
+
+@dataclass(frozen=True)
+class LocalTasks:
+    """The tasks of one local ensemble: ``mechanics`` (κ_i per configuration) and ``mobility`` (one
+    ``iso_mobility`` task per configuration), with the MD steps they were declared with."""
+    mechanics: object
+    mobility: tuple
+    nsteps: int
+    interval: int
+
+    @property
+    def targets(self):
+        return [self.mechanics, *self.mobility]
+
+
+def local_tasks(size, run, t_obs, seed=0, nr_cutoff=None, **overrides):
+    """The :class:`LocalTasks` at the stored liquid state point ``run`` (a
+    :class:`~meso_kernels.campaign.liquid.StatePointDynamics` of a scheduled temperature).
+
+    t_obs: observation time of the mobility in units of τ_α (> 0). nr_cutoff: neighbour distance (length) of the
+    neighbour-relative mobility, or None. overrides: n_conf, n_batches, runs_per_batch, spacing, n_pairs (see
+    :data:`LOCAL_ENSEMBLE`)."""
+    e = local_size(size, **overrides)
+    if isinstance(t_obs, bool) or not (np.isfinite(t_obs) and t_obs > 0):
+        raise ValueError(f"t_obs must be a positive fraction of tau_alpha, got {t_obs!r}")
+    tau = float(run.tau_alpha)
+    if not (np.isfinite(tau) and tau > 0):
+        raise ValueError(f"the liquid of {run.key} at T = {run.T:g} has no tau_alpha ({run.note}); a local "
+                         "ensemble needs it")
+    dt = run.model.state_point.dt
+    nsteps = max(1, int(round(t_obs * tau / dt)))
+    interval = max(1, int(round(e["spacing"] * tau / dt)))
+    liquid = scheduled_liquid(size, run.key, run.T, seed=seed)
+    parents = parents_from(liquid, interval * int(e["n_conf"]), int(e["n_conf"]), seed=seed)
+    mech = ensemble_from(parents, int(e["n_pairs"]), local=True, seed=seed)
+    mob = iso_from(parents, int(e["n_batches"]), int(e["runs_per_batch"]), nsteps, nr_cutoff=nr_cutoff, seed=seed)
+    return LocalTasks(mech, tuple(mob), nsteps, interval)
+
+
+@dataclass
+class LocalEnsemble:
+    """One local ensemble as arrays (configuration c, particle i).
+
+    key, size, T; tau_alpha, t0, t_obs (time); local_kappa (n_conf, N): κ_i of the inherent structure of each
+    configuration (NaN for rattlers); mobility (n_conf, N): <|Δr_i(t_obs)|> over the isoconfigurational runs;
+    nr_mobility (n_conf, N) or None: the same for neighbour-relative displacements; positions (n_conf, N, d): the
+    configurations the runs start from; box (d,); types (N,); n_runs: runs per configuration; kappa_mean: the
+    mean κ_ij of each inherent structure (random pairs); model."""
+    key: str
+    size: str
+    T: float
+    tau_alpha: float
+    t0: float
+    t_obs: float
+    local_kappa: np.ndarray
+    mobility: np.ndarray
+    nr_mobility: object
+    positions: np.ndarray
+    box: np.ndarray
+    types: np.ndarray
+    n_runs: int
+    kappa_mean: np.ndarray
+    model: object
+
+    @property
+    def n_conf(self):
+        return self.local_kappa.shape[0]
+
+    @property
+    def large(self):
+        """The large species (the one the paper's mobile/immobile populations are drawn from)."""
+        return self.model.large
+
+
+def load_local(size, run, tasks, store, progress=True):
+    """Load (computing what is missing) the :class:`LocalTasks` ``tasks`` declared at ``run`` into a
+    :class:`LocalEnsemble`."""
+    from .runner import load
+    arrays = load(tasks.targets, store, progress=progress)
+    mech, mob = arrays[0], arrays[1:]
+    nr = [m.get("nr_mobility") for m in mob]
+    dt = run.model.state_point.dt
+    return LocalEnsemble(
+        key=run.key, size=size, T=run.T, tau_alpha=float(run.tau_alpha), t0=float(run.t0), t_obs=tasks.nsteps * dt,
+        local_kappa=np.asarray(mech["local_kappa"], dtype=float),
+        mobility=np.array([m["mobility"] for m in mob], dtype=float),
+        nr_mobility=None if any(v is None for v in nr) else np.array(nr, dtype=float),
+        positions=np.array([m["positions"] for m in mob], dtype=float), box=np.asarray(mob[0]["box"], dtype=float),
+        types=np.asarray(mob[0]["types"]), n_runs=int(mob[0]["n_runs"]),
+        kappa_mean=np.asarray(mech["kappa_mean"], dtype=float), model=run.model)
+
+
+def density_points(size, resolver, seed=0):
+    """``{key: StatePointDynamics}`` of the SS densities at the state points Fig. 11 compares (τ_α/t0 matched;
+    :func:`~meso_kernels.campaign.figures.viscous_points`), or None while a liquid they are chosen from is missing."""
+    from .figures import DENSITIES, viscous_points
+    chosen = viscous_points(size, DENSITIES, resolver, seed=seed)
+    return None if chosen is None else chosen[1]
+
+
+def fig07_tasks(size, resolver, seed=0, **overrides):
+    """Figs 6(b, c) and 7: the liquids the SS state points are chosen from, and the local ensemble (t_obs = τ_α/10)
+    at each chosen point once they are stored. Returns (tasks, pending lines)."""
+    from .figures import DENSITIES, selection_liquids
+    tasks = list(selection_liquids(size, DENSITIES, resolver, seed=seed))
+    points = density_points(size, resolver, seed=seed)
+    if points is None:
+        return tasks, [f"local ensembles of {', '.join(DENSITIES)}: declared once their liquids are stored"]
+    for key, run in points.items():
+        tasks += local_tasks(size, run, T_OBS["7"], seed=seed, **overrides).targets
+    return tasks, []
+
+
+def local_ensemble(size, key, seed=0, store=None, compute_missing=True, progress=True, **overrides):
+    """The :class:`LocalEnsemble` of SS density ``key`` (ss0.6, ss0.7 or ss0.95) at its Fig. 11 state point, with
+    t_obs = τ_α/10 (Figs 6(b, c), 7). Missing results are computed first (serially) unless ``compute_missing=False``,
+    which raises :class:`~meso_kernels.campaign.task.CampaignError` naming the command that computes them."""
+    from .figures import DENSITIES
+    from .runner import Plan, load
+    from .task import CampaignError, Resolver, Store
+    check_key(key)
+    if key not in DENSITIES:
+        raise ValueError(f"key must be one of the SS densities {', '.join(DENSITIES)}, got {key!r}")
+    store = store or Store.for_size(size)
+    resolver = Resolver(store)
+    points = density_points(size, resolver, seed=seed)
+    if points is None:
+        from .figures import selection_liquids
+        liquids = selection_liquids(size, DENSITIES, resolver, seed=seed)
+        if not compute_missing:
+            raise CampaignError(f"the SS liquids at size {size!r} are not all stored: run `meso campaign run --size "
+                                f"{size} --figures 7` (or pass compute_missing=True)")
+        load(liquids, store, progress=progress)
+        points = density_points(size, resolver, seed=seed)
+    run = points[key]
+    tasks = local_tasks(size, run, T_OBS["7"], seed=seed, **overrides)
+    if not compute_missing and Plan(tasks.targets, store, order=False).needed:
+        raise CampaignError(f"the local ensemble of {key} at size {size!r} is not stored: run `meso campaign run "
+                            f"--size {size} --figures 7 --models {key}` (or pass compute_missing=True)")
+    return load_local(size, run, tasks, store, progress=progress)
