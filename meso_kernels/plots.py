@@ -75,3 +75,69 @@ def activation_row(axes, analysis, label=None):
             label=f"t̃ = {f.t_tilde:.2g}, ℓ̃ = {f.l_tilde:.2g}\nEq. 3 {'holds' if v.holds else 'fails'}")
     a4.set(xlabel="κ / T", ylabel="ln(τ_α / t0)", title=f"{label}: Eq. 3")
     a4.legend(fontsize=7, frameon=False)
+
+
+def slab_mask(positions, box, thickness, axis=2, centre=None):
+    """Which particles have their centre within ``thickness``/2 of the plane ``x[axis] = centre`` (minimum image;
+    default centre: the mid-plane box[axis]/2). positions (N, 3) and box (3,) in length units; returns bool (N,).
+
+    >>> slab_mask([[0, 0, 4.9], [0, 0, 5.6], [0, 0, 9.9]], [10, 10, 10], thickness=1.4).tolist()
+    [True, True, False]
+    """
+    x = np.asarray(positions, dtype=float)
+    box = np.asarray(box, dtype=float)
+    if x.ndim != 2 or x.shape[1] != 3 or box.shape != (3,):
+        raise ValueError(f"positions must have shape (N, 3) and box (3,) (a 3D configuration), got {x.shape} and "
+                         f"{box.shape}")
+    if axis not in (0, 1, 2):
+        raise ValueError(f"axis must be 0, 1 or 2, got {axis!r}")
+    L = box[axis]
+    if not (np.isfinite(thickness) and 0 < thickness <= L):
+        raise ValueError(f"thickness must be in (0, {L}] (the box side along axis {axis}), got {thickness!r}")
+    c = 0.5 * L if centre is None else float(centre)
+    dz = np.mod(x[:, axis] - c + 0.5 * L, L) - 0.5 * L
+    return np.abs(dz) <= 0.5 * thickness
+
+
+def slab_map(ax, positions, box, values, diameters, thickness, axis=2, centre=None, cmap="coolwarm", vmin=0.0,
+             vmax=1.0):
+    """A particle map of a slab of a 3D periodic configuration: the particles whose centres lie within
+    ``thickness``/2 of the plane ``x[axis] = centre`` (:func:`slab_mask`), drawn as discs of their diameter in the
+    two other coordinates (wrapped into the box), coloured by ``values`` (NaN: light grey), the deepest first.
+
+    positions (N, 3), box (3,), diameters (N,), thickness: length units; values (N,). Returns (the
+    ``PatchCollection``, the mask of the particles drawn).
+
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> pc, shown = slab_map(ax, [[1, 1, 5], [3, 3, 0]], [6, 6, 10], [0.2, 0.8], [1.0, 1.4], thickness=1.4)
+    >>> shown.tolist(), len(pc.get_paths())
+    ([True, False], 1)
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import PatchCollection
+    from matplotlib.patches import Circle
+
+    x = np.asarray(positions, dtype=float)
+    mask = slab_mask(x, box, thickness, axis=axis, centre=centre)
+    box = np.asarray(box, dtype=float)
+    v = np.asarray(values, dtype=float)
+    d = np.asarray(diameters, dtype=float)
+    if v.shape != (x.shape[0],) or d.shape != (x.shape[0],):
+        raise ValueError(f"values and diameters must have shape ({x.shape[0]},), got {v.shape} and {d.shape}")
+    plane = [a for a in range(3) if a != axis]
+    w = np.mod(x[:, plane], box[plane])
+    c = 0.5 * box[axis] if centre is None else float(centre)
+    depth = np.mod(x[:, axis] - c + 0.5 * box[axis], box[axis])
+    idx = np.flatnonzero(mask)
+    idx = idx[np.argsort(depth[idx], kind="stable")]  # the front of the slab (largest depth) drawn last
+    pc = PatchCollection([Circle(tuple(w[i]), 0.5 * d[i]) for i in idx], edgecolor="k", linewidth=0.3)
+    pc.set_cmap(plt.get_cmap(cmap).with_extremes(bad="lightgrey"))
+    pc.set_array(np.ma.masked_invalid(v[idx]))
+    pc.set_clim(vmin, vmax)
+    ax.add_collection(pc)
+    ax.set(xlim=(0, box[plane[0]]), ylim=(0, box[plane[1]]), aspect="equal",
+           xlabel="xyz"[plane[0]], ylabel="xyz"[plane[1]])
+    return pc, mask
