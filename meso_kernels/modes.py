@@ -83,6 +83,8 @@ __all__ = [
     "find_mode",
     "merge_modes",
     "softest_modes",
+    "DipoleStartedModes",
+    "dipole_started_modes",
 ]
 
 #: M z is recomputed from scratch (instead of updated by M z += α M p) every this many iterations.
@@ -576,3 +578,118 @@ def softest_modes(M, pi, pj, starts: Iterable, k=12, gtol=1e-8, max_iter=5000, o
         m.start = idx
         pool.add(m)
     return pool.modes[: int(k)]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# the paper's procedure on an inherent structure
+# ---------------------------------------------------------------------------------------------------------------------
+
+@dataclass
+class DipoleStartedModes:
+    """What :func:`dipole_started_modes` computed for one inherent structure of N particles in d dimensions.
+
+    Attributes
+    ----------
+    dipoles : meso_kernels.dipole.DipoleStiffness
+        κ_ij of every interacting pair (``dipoles.pairs`` in particle numbers of the input system, ``dipoles.kappa``
+        in energy/length², in the order of ``terms.pairs``), κ_i (``dipoles.local_kappa``) and the rattlers.
+    terms : meso_kernels.hessian.Terms
+        The energy terms without the rattlers (``terms.index``: their particle numbers in the input system).
+    hessian : scipy.sparse matrix
+        M of ``terms`` (n d × n d, n = N minus the rattlers).
+    inverse : meso_kernels.linsolve.DenseInverse
+        Its pseudo-inverse (``inverse.solve(b)`` = M⁺ b).
+    modes : list of PseudoharmonicMode
+        The softest distinct pseudoharmonic modes, sorted by stiffness, on the n non-rattlers (shape (n, d)); each
+        ``start`` indexes ``start_pairs``' source list.
+    start_pairs : numpy.ndarray, shape (len(modes), 2)
+        The interacting pair (particle numbers of the input system) whose dipole response each mode started from.
+    n_starts : int
+        Minimisations run.
+    """
+
+    dipoles: object
+    terms: object
+    hessian: object
+    inverse: object
+    modes: list
+    start_pairs: np.ndarray
+    n_starts: int
+
+    def full(self, u):
+        """A field on the non-rattlers, shape (n, d), as one on all N particles (zero on rattlers)."""
+        u = np.asarray(u)
+        out = np.zeros((self.dipoles.rattlers.size, u.shape[-1]), dtype=u.dtype)
+        out[self.terms.index] = u
+        return out
+
+    @property
+    def cores(self):
+        """Particle (number in the input system) where each mode is largest, max_i |π_i|: its core."""
+        return np.array([self.terms.index[int(np.argmax(np.einsum("ij,ij->i", m.mode, m.mode)))]
+                         for m in self.modes], dtype=np.int64)
+
+
+def dipole_started_modes(system, model, n_starts=None, k=12, gtol=1e-8, max_iter=5000, overlap=0.99,
+                         progress=False, terms=None, force_tol=1e-8, batch=256):
+    """The paper's Appendix B on an inherent structure: κ_ij of every interacting pair (dense pseudo-inverse of the
+    Hessian, Eqs. A2–A3), then pseudoharmonic modes from the dipole responses z^ij = M⁺ d̂^ij and the ``k``
+    softest distinct ones (:func:`softest_modes`).
+
+    Parameters
+    ----------
+    system : meso_kernels.system.System
+        An inherent structure (max_i |F_i| < ``force_tol``, energy/length); rattlers are removed first.
+    model : meso_kernels.models.registry.Model
+    n_starts : int or None
+        Start from the responses of the ``n_starts`` pairs of smallest κ_ij (the soft dipoles lead to the soft
+        modes); None: from every interacting pair, as the paper does.
+    k, gtol, max_iter, overlap, progress :
+        As in :func:`softest_modes`.
+    terms : meso_kernels.hessian.Terms or None
+        Of ``system`` (built if None).
+    force_tol : float
+        Passed to :class:`~meso_kernels.dipole.DipoleStiffness`.
+    batch : int
+        Starting vectors solved at a time (bounds the memory: batch × N d floats).
+
+    Returns
+    -------
+    DipoleStartedModes
+
+    Cost: one dense factorisation of M ((N d)³/3 flops: N = 400 in 2D takes well under a second) and one
+    minimisation per start (hundreds of sparse products M v each).
+    """
+    from .dipole import DipoleStiffness, dipole_matrix
+    from .hessian import build_terms, hessian_matrix
+    from .linsolve import DenseInverse
+
+    if n_starts is not None and (isinstance(n_starts, bool) or int(n_starts) != n_starts or n_starts < 1):
+        raise ValueError(f"n_starts must be a positive integer or None (every pair), got {n_starts!r}")
+    if isinstance(batch, bool) or int(batch) != batch or batch < 1:
+        raise ValueError(f"batch must be a positive integer, got {batch!r}")
+    terms = build_terms(system, model) if terms is None else terms
+    ds = DipoleStiffness(solver="dense", force_tol=force_tol).compute(system, model, terms=terms)
+    t = terms.without(ds.rattlers) if ds.rattlers.any() else terms  # the order of ds.kappa
+    M = hessian_matrix(t)
+    inv = DenseInverse(M, t.d)
+    order = np.argsort(ds.kappa)
+    if n_starts is not None:
+        order = order[:int(n_starts)]
+
+    def starts():
+        for b0 in range(0, order.size, int(batch)):
+            sel = order[b0:b0 + int(batch)]
+            yield from inv.solve(dipole_matrix(t, sel)).T.reshape(sel.size, t.n, t.d)
+
+    class _Starts:  # a sized iterable, so that the progress bar knows its total
+        def __len__(self):
+            return int(order.size)
+
+        def __iter__(self):
+            return starts()
+
+    modes = softest_modes(M, t.pairs[:, 0], t.pairs[:, 1], _Starts(), k=k, gtol=gtol, max_iter=max_iter,
+                          overlap=overlap, progress=progress)
+    start_pairs = t.index[t.pairs[order[[m.start for m in modes]]]].reshape(len(modes), 2)
+    return DipoleStartedModes(ds, t, M, inv, modes, start_pairs, int(order.size))

@@ -8,7 +8,8 @@ measure ≳ 25 τ_α; the deep ones start from the final configuration of the pr
 equilibrate ~6 τ_α and measure ~24 τ_α in 8 blocks of time origins, whose scatter gives the error bars of the
 stationarity check (:func:`meso_kernels.analysis.logtime.equilibration_check`). (A first try with ~4 and ~12 τ_α
 failed that check at τ_α/t0 ≈ 500–1300: the early origins relaxed up to 3 times slower than the late ones.) Model keys: ``ipl``, ``mblj``,
-``ss0.6``, ``ss0.7``, ``ss0.95`` (sticky spheres at ρ = 0.6, 0.7, 0.95) and ``sw``.
+``ss0.6``, ``ss0.7``, ``ss0.95`` (sticky spheres at ρ = 0.6, 0.7, 0.95) and ``sw`` (:data:`MODEL_KEYS`, the 3D
+models of the dynamics figures), and ``ipl2d``, the 2D IPL at ρ = 0.86 of Fig. 2 (:data:`FIG02_KEYS`).
 
 >>> sched = schedule("default", "ipl")
 >>> sched.N, sched.temperatures[:3]
@@ -18,13 +19,22 @@ failed that check at τ_α/t0 ≈ 500–1300: the early origins relaxed up to 3 
 >>> schedule("ci", "lj")
 Traceback (most recent call last):
 ...
-ValueError: unknown model key 'lj'; allowed: ipl, mblj, ss0.6, ss0.7, ss0.95, sw
+ValueError: unknown model key 'lj'; allowed: ipl, mblj, ss0.6, ss0.7, ss0.95, sw, ipl2d
+>>> label("ipl2d"), model_for("ipl2d").dim, model_for("ipl2d").state_point.rho
+('2D IPL', 2, 0.86)
 """
 from dataclasses import dataclass, replace
 
 from .presets import check_size
 
+#: the 3D models of the dynamics figures (Figs 4, 5, 9-11): the figures, the status tables and ``meso dynamics``
+#: iterate over these
 MODEL_KEYS = ("ipl", "mblj", "ss0.6", "ss0.7", "ss0.95", "sw")
+#: models of one figure only, kept out of :data:`MODEL_KEYS` so that nothing that loops over the dynamics models
+#: starts computing them: ``ipl2d``, the 2D IPL (ρ = 0.86, N = 400) of Fig. 2
+FIG02_KEYS = ("ipl2d",)
+#: every model key the campaign layer accepts
+ALL_KEYS = MODEL_KEYS + FIG02_KEYS
 
 
 @dataclass(frozen=True)
@@ -117,10 +127,27 @@ SCHEDULES["paper"] = {k: Schedule(k, _PAPER_N[k], tuple(StatePoint(p.T, 2 * p.eq
                                                         for p in s.points))
                       for k, s in SCHEDULES["default"].items()}
 
+#: Fig. 2: 2D IPL (ρ = 0.86, N = 400 like the author's snapshot and Fig. 1) at one temperature per size.
+#: ci: T = 0.8, where τ_α ≈ 20 (4000 MD steps): equilibrates in seconds. default: the paper's T = 0.48. Three
+#: exploratory runs at N = 400, one trajectory continued (equilibration + measured MD steps: 1e6 + 2e6 from a random
+#: start, then 2e6 + 4e6, then 0 + 1.2e7) gave τ_α ≈ 5e3 (still ageing), > 1e4 (F_s = 0.43 at the longest lag, 1e4)
+#: and 2.0e4 (F_s = 0.42 at 1e4, 0.05 at 3e4): τ_α ≈ 2e4 (τ_α/t0 ≈ 1.3e4, 4e6 MD steps), a very viscous point. The
+#: default run equilibrates 10 τ_α from a random start and measures 16 τ_α in 8 blocks of 2 τ_α (80 time origins),
+#: about 1e8 MD steps (~2 CPU-hours). paper: twice the steps.
+_FIG02 = {
+    "ci": _s("ipl2d", 400, (0.8, 24_000, 30_000, 4)),
+    "default": _s("ipl2d", 400, (0.48, 40_000_000, 64_000_000, 8, False, 40)),
+}
+_FIG02["paper"] = Schedule("ipl2d", 400, tuple(replace(p, equil_steps=2 * p.equil_steps, prod_steps=2 * p.prod_steps)
+                                               for p in _FIG02["default"].points))
+for _size, _sched in _FIG02.items():
+    SCHEDULES[_size]["ipl2d"] = _sched
+
 
 def check_key(key):
-    if key not in MODEL_KEYS:
-        raise ValueError(f"unknown model key {key!r}; allowed: {', '.join(MODEL_KEYS)}")
+    """Return ``key`` if it is one of :data:`ALL_KEYS`, else raise ValueError naming the allowed keys."""
+    if key not in ALL_KEYS:
+        raise ValueError(f"unknown model key {key!r}; allowed: {', '.join(ALL_KEYS)}")
     return key
 
 
@@ -131,15 +158,18 @@ def schedule(size, key):
 
 
 def model_for(key):
-    """The model of a key: ``ss0.7`` -> ``get_model("ss", rho=0.7)`` etc."""
+    """The model of a key: ``ss0.7`` -> ``get_model("ss", rho=0.7)``, ``ipl2d`` -> ``get_model("ipl", dim=2)``
+    etc."""
     from .models import get_model
     check_key(key)
+    if key == "ipl2d":
+        return get_model("ipl", dim=2)
     if key.startswith("ss"):
         return get_model("ss", rho=float(key[2:]))
     return get_model(key)
 
 
 def label(key):
-    """A plot label: 'IPL', 'mBLJ', 'SS ρ=0.6', 'SW'."""
+    """A plot label: 'IPL', 'mBLJ', 'SS ρ=0.6', 'SW', '2D IPL'."""
     check_key(key)
-    return {"ipl": "IPL", "mblj": "mBLJ", "sw": "SW"}.get(key, f"SS ρ={key[2:]}")
+    return {"ipl": "IPL", "mblj": "mBLJ", "sw": "SW", "ipl2d": "2D IPL"}.get(key, f"SS ρ={key[2:]}")

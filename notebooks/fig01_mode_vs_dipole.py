@@ -40,13 +40,11 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
-from meso_kernels.dipole import DipoleStiffness, dipole_matrix
-from meso_kernels.hessian import build_terms, hessian_matrix
+from meso_kernels.dipole import dipole_matrix
 from meso_kernels.initial import random_configuration
 from meso_kernels.integrate import thermalize
-from meso_kernels.linsolve import DenseInverse
 from meso_kernels.models import get_model
-from meso_kernels.modes import softest_modes
+from meso_kernels.modes import dipole_started_modes
 from meso_kernels.presets import check_size, sizes
 from meso_kernels.quench import quench
 from meso_kernels.store import REPO_ROOT, cached, data_root
@@ -74,15 +72,10 @@ def compute():
     ihs, res = quench(sim.system, model, method="cg", ftol=1e-11, max_steps=500_000)
     if not res.converged:
         raise RuntimeError(f"quench did not converge: {res.summary()}")
-    terms = build_terms(ihs, model)
-    ds = DipoleStiffness(solver="dense").compute(ihs, model, terms=terms)
-    t = terms.without(ds.rattlers) if ds.rattlers.any() else terms  # rattlers (if any) carry zero modes: drop
-    kappa = ds.kappa  # pairs="all": the order of t.pairs
-    M = hessian_matrix(t)
-    inv = DenseInverse(M, 2)
-    order = np.argsort(kappa)[:n_starts]  # the softest dipoles make the best starting points
-    starts = inv.solve(dipole_matrix(t, order)).T.reshape(len(order), t.n, 2)
-    modes = softest_modes(M, t.pairs[:, 0], t.pairs[:, 1], starts, k=12, progress=True)
+    # kappa_ij of every pair, then modes from the responses of the n_starts softest dipoles (the soft dipoles make
+    # the best starting points); rattlers (if any) carry zero modes and are dropped
+    sm = dipole_started_modes(ihs, model, n_starts=n_starts, k=12, progress=True)
+    ds, t, M, inv, modes = sm.dipoles, sm.terms, sm.hessian, sm.inverse, sm.modes
     best = modes[0]
     # the dipole at the mode's core: the pair whose unit dipole projects most onto the mode
     D = dipole_matrix(t, np.arange(len(t.pairs)))
@@ -94,17 +87,13 @@ def compute():
     others = inv.solve(D[:, rng.choice(len(t.pairs), size=50, replace=False)])
     others /= np.linalg.norm(others, axis=0)
 
-    def full(u):  # back to all N particles (zero on rattlers)
-        out = np.zeros((RUN.N, 2))
-        out[t.index] = u
-        return out
-
+    full = sm.full  # back to all N particles (zero on rattlers)
     return {"positions": ihs.positions, "types": ihs.types, "box": ihs.box, "pairs": ds.pairs, "kappa": ds.kappa,
             "modes": np.array([full(m.mode) for m in modes]), "stiffness": np.array([m.stiffness for m in modes]),
             "participation": np.array([m.participation for m in modes]),
             "converged": np.array([m.converged for m in modes]),
-            "start_pairs": t.index[t.pairs[order[[m.start for m in modes]]]], "pair": t.index[t.pairs[core]],
-            "response": full(z), "kappa_pair": kappa[core], "lowest_eigenvalues": eig,
+            "start_pairs": sm.start_pairs, "pair": t.index[t.pairs[core]],
+            "response": full(z), "kappa_pair": ds.kappa[core], "lowest_eigenvalues": eig,
             "T_kin": sim.kinetic_temperature(), "max_force": res.max_force, "wall": time.perf_counter() - t0,
             "random_overlaps": np.abs(best.mode.ravel() @ others)}
 

@@ -444,3 +444,37 @@ def test_modes_of_a_glass(name):
     for a in range(len(found)):
         for b in range(a):
             assert abs(found[a].mode.ravel() @ found[b].mode.ravel()) < 0.99   # duplicates merged
+
+
+def test_dipole_started_modes_is_the_procedure_by_hand():
+    """dipole_started_modes (the paper's Appendix B on an inherent structure) gives the modes that the steps written
+    out above give, in particle numbers of the input system, and refuses bad input."""
+    from conftest import make_glass
+    from meso_kernels.dipole import DipoleStiffness, dipole_matrix
+    from meso_kernels.hessian import build_terms, hessian_matrix
+    from meso_kernels.linsolve import DenseInverse
+    from meso_kernels.modes import dipole_started_modes
+
+    m, ihs = make_glass("ipl2d")
+    sm = dipole_started_modes(ihs, m, n_starts=6, k=3, batch=4)   # two batches of starting vectors
+    t = build_terms(ihs, m)
+    ds = DipoleStiffness(solver="dense").compute(ihs, m, terms=t)
+    t = t.without(ds.rattlers) if ds.rattlers.any() else t
+    M = hessian_matrix(t)
+    order = np.argsort(ds.kappa)[:6]
+    starts = DenseInverse(M, 2).solve(dipole_matrix(t, order)).T.reshape(6, t.n, 2)
+    by_hand = softest_modes(M, t.pairs[:, 0], t.pairs[:, 1], starts, k=3, progress=False)
+    assert sm.n_starts == 6 and len(sm.modes) == len(by_hand)
+    for a, b in zip(sm.modes, by_hand):
+        assert a.start == b.start and a.stiffness == pytest.approx(b.stiffness, rel=1e-8)
+        assert abs(a.mode.ravel() @ b.mode.ravel()) == pytest.approx(1.0, abs=1e-6)
+    np.testing.assert_array_equal(sm.start_pairs, t.index[t.pairs[order[[b.start for b in by_hand]]]])
+    np.testing.assert_allclose(sm.dipoles.kappa, ds.kappa, rtol=1e-12)
+    full = sm.full(sm.modes[0].mode)
+    assert full.shape == (ihs.N, 2) and np.all(full[ds.rattlers] == 0)
+    assert all(np.argmax(np.sum(sm.full(x.mode) ** 2, axis=1)) == c for x, c in zip(sm.modes, sm.cores))
+    assert dipole_started_modes(ihs, m, n_starts=None, k=1).n_starts == len(ds.kappa)   # every pair
+    with pytest.raises(ValueError, match="n_starts must be a positive integer or None"):
+        dipole_started_modes(ihs, m, n_starts=0)
+    with pytest.raises(ValueError, match="batch must be a positive integer"):
+        dipole_started_modes(ihs, m, n_starts=2, batch=0)

@@ -2,12 +2,12 @@ import numpy as np
 import pytest
 
 from meso_kernels.presets import SIZE_NAMES
-from meso_kernels.statepoints import MODEL_KEYS, SCHEDULES, check_key, label, model_for, schedule
+from meso_kernels.statepoints import ALL_KEYS, MODEL_KEYS, SCHEDULES, check_key, label, model_for, schedule
 
 
 def test_every_model_has_every_size():
     for size in SIZE_NAMES:
-        assert set(SCHEDULES[size]) == set(MODEL_KEYS)
+        assert set(SCHEDULES[size]) == set(ALL_KEYS)
 
 
 @pytest.mark.parametrize("size", SIZE_NAMES)

@@ -3,8 +3,9 @@
 - :mod:`.task` — :class:`Task` (kind, parameters, seed, the tasks it reads), :class:`Store` (data and scratch folders),
   :func:`execute` (compute one task into the store unless stored);
 - kinds: ``liquid`` (:mod:`.liquid`), ``ihs`` (:mod:`.trajectories`), ``parents`` / ``mechanics_ihs`` / ``mechanics``
-  (:mod:`.mechanics`), ``iso`` / ``iso_mobility`` (:mod:`.iso`); local ensembles of κ_i and mobility
-  (:mod:`.local`, Figs 2, 6(b, c), 7);
+  (:mod:`.mechanics`), ``iso`` / ``iso_mobility`` (:mod:`.iso`); local ensembles of κ_i and mobility and
+  ``bond_map`` (κ_ij of every pair and the softest pseudoharmonic modes of one inherent structure) (:mod:`.local`,
+  Figs 2, 6(b, c), 7; imported here so that every worker knows its kinds);
 - :mod:`.runner` — :func:`run` a task set serially or on Dask, :func:`load` what a notebook needs;
 - :mod:`.figures` — the task set of each figure; :mod:`.status` — done, missing and cost from sidecars;
 - ``meso campaign run | status | plan`` (:mod:`meso_kernels.cli`) on the command line.
@@ -22,6 +23,7 @@ from .liquid import (DYNAMICS_VERSION, StatePointDynamics, correlator, dynamics,
 from .trajectories import IHS_VERSION, ihs_tasks, ihs_trajectories  # noqa: F401
 from .mechanics import KAPPA_EDGES, mechanics_tasks, parents_task  # noqa: F401
 from .iso import iso_from, iso_tasks  # noqa: F401
+from .local import bond_map_task, fig02_ensemble, fig02_tasks, local_ensemble, local_tasks  # noqa: F401
 from .runner import WORKER_ENV, Plan, connect, load, load_one, local_cluster, run  # noqa: F401
 from .figures import FIGURES, check_figures, declared, figure_tasks, run_figures  # noqa: F401
 from .status import CostModel, plan_text, status_text  # noqa: F401

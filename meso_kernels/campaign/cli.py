@@ -33,7 +33,8 @@ def add_parser(sub, error_class):
                        help=f"run size: ci, default or paper (default: {'paper' if name == 'plan' else 'default'})")
         p.add_argument("--figures", default=",".join(FIGURES), help=FIGURES_HELP.format(",".join(FIGURES)))
         p.add_argument("--models", default=None,
-                       help="comma-separated model keys to restrict to (ipl,mblj,ss0.6,ss0.7,ss0.95,sw; default all)")
+                       help="comma-separated model keys to restrict to (ipl,mblj,ss0.6,ss0.7,ss0.95,sw,ipl2d; "
+                            "default all)")
         p.add_argument("--data", default=None, help="data folder (default: data/, or build/ci-data for --size ci)")
         p.add_argument("--scratch", default=None,
                        help="scratch folder for raw arrays (default: build/campaign-scratch/SIZE)")

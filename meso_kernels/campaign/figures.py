@@ -12,7 +12,7 @@ declares again until nothing new appears. Notebooks call the per-figure function
 >>> figure_tasks("8", "ci")
 Traceback (most recent call last):
 ...
-ValueError: unknown figure '8'; figures with a task set: 3, 4, 5, 6, 7, 9, 10, 11
+ValueError: unknown figure '8'; figures with a task set: 2, 3, 4, 5, 6, 7, 9, 10, 11
 """
 from dataclasses import dataclass, field
 
@@ -242,7 +242,12 @@ def _fig07(size, resolver, choose_from=None):
     return fig07_tasks(size, resolver)
 
 
-FIGURES = {"3": _fig03, "4": _fig04(MODELS), "5": _fig05, "6": _fig06, "7": _fig07, "9": _liquids(MODELS),
+def _fig02(size, resolver, choose_from=None):
+    from .local import fig02_tasks
+    return fig02_tasks(size, resolver)
+
+
+FIGURES = {"2": _fig02, "3": _fig03, "4": _fig04(MODELS), "5": _fig05, "6": _fig06, "7": _fig07, "9": _liquids(MODELS),
            "10": _liquids(MODELS), "11": _liquids(DENSITIES)}
 
 
@@ -250,6 +255,7 @@ FIGURES = {"3": _fig03, "4": _fig04(MODELS), "5": _fig05, "6": _fig06, "7": _fig
 #: what is being computed). ``meso campaign status --size default`` says how far each has come; the test that
 #: every committed default result is complete skips these, and the book computes what is missing when built.
 IN_PROGRESS = {
+    "2": "the 2D IPL liquid at T = 0.48, its local ensemble (tau_alpha/6) and bond map",
     "4": "deeper liquids and mechanics ensembles at every liquid temperature",
     "6": "deeper liquids, mechanics ensembles at every liquid temperature, local ensembles",
     "7": "local ensembles (local kappa and isoconfigurational mobility) of the SS densities",

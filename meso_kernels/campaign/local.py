@@ -15,6 +15,10 @@ At one stored liquid state point (a :class:`~meso_kernels.campaign.liquid.StateP
 Both depend on τ_α, so they are declared once the liquid is stored. :func:`local_ensemble` returns everything as one
 :class:`LocalEnsemble`.
 
+Fig. 2 (:func:`fig02_tasks`, :func:`fig02_ensemble`): the same at the 2D IPL state point (T = 0.48), with t_obs =
+τ_α/6 and the neighbour-relative mobility, plus the ``bond_map`` task (data) of one configuration: κ_ij of every
+interacting pair of its inherent structure and its softest pseudoharmonic modes (:func:`bond_map_task`).
+
 Units: T in energy units; τ_α, t_obs, t0 in the model's time unit; κ_i in energy/length²; mobility in length.
 
 >>> from meso_kernels.campaign.local import LOCAL_ENSEMBLE, local_size
@@ -26,10 +30,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..presets import check_size
-from ..statepoints import check_key
+from ..statepoints import check_key, model_for
 from .iso import iso_from
 from .liquid import scheduled_liquid
 from .mechanics import ensemble_from, parents_from
+from .task import Kind, Task, register
 
 #: per size: configurations, batches x runs per batch of isoconfigurational runs, spacing of the configurations in
 #: τ_α and the random pairs per inherent structure of the mechanics task (κ_i itself uses all pairs). The paper:
@@ -199,3 +204,142 @@ def local_ensemble(size, key, seed=0, store=None, compute_missing=True, progress
         raise CampaignError(f"the local ensemble of {key} at size {size!r} is not stored: run `meso campaign run "
                             f"--size {size} --figures 7 --models {key}` (or pass compute_missing=True)")
     return load_local(size, run, tasks, store, progress=progress)
+
+
+# --- Fig. 2: the 2D IPL liquid at T = 0.48, its local ensemble and the bond map of one configuration ----------------
+#: the model of Fig. 2 (2D IPL, ρ = 0.86, N = 400; :data:`meso_kernels.statepoints.FIG02_KEYS`); its one scheduled
+#: temperature per size is the state point (default and paper: the paper's T = 0.48; ci: a hotter one)
+FIG02_KEY = "ipl2d"
+#: neighbour distance (length) of the neighbour-relative displacement: the first minimum of g_BB(r) of the large
+#: species of the 2D IPL liquid at T = 0.48 (measured at 1.77 over 40 configurations of N = 400, rounded up).
+#: It holds the first shell of every particle: the first minima of g_AB and g_AA lie at 1.55 and 1.31.
+FIG02_NR_CUTOFF = 1.8
+#: per size: overrides of :data:`LOCAL_ENSEMBLE` for Fig. 2 (configurations, runs, spacing in τ_α)
+FIG02_ENSEMBLE = {"ci": {"n_conf": 4, "n_batches": 1, "runs_per_batch": 4, "spacing": 0.5},
+                  "default": {"n_conf": 12, "n_batches": 2, "runs_per_batch": 5, "spacing": 1.0},
+                  "paper": {"n_conf": 48, "n_batches": 4, "runs_per_batch": 5, "spacing": 1.0}}
+#: dipole responses the pseudoharmonic modes of the bond map start from (the softest κ_ij first; None: every
+#: interacting pair, the paper's Appendix B) and how many modes are kept (the paper shows 12)
+FIG02_STARTS = {"ci": 30, "default": None, "paper": None}
+FIG02_MODES = 12
+BOND_MAP_VERSION = 1
+
+
+def _bond_map_compute(task, p, load, progress):
+    from ..hessian import build_terms
+    from ..modes import dipole_started_modes
+    from ..quench import quench
+    from ..system import System
+    model = model_for(p["key"])
+    par = load(task.needs[0])
+    c = p["conf"]
+    # the very quench of the mechanics_ihs task of this configuration (same input, method and tolerance)
+    parent = System(np.mod(par["x"][c], par["box"]), par["box"], par["types"])
+    ihs, res = quench(parent, model, method="cg", ftol=p["ftol"], max_steps=500_000)
+    if not res.converged:
+        raise RuntimeError(f"{task.label()}: quench did not converge ({res.summary()})")
+    terms = build_terms(ihs, model)
+    sm = dipole_started_modes(ihs, model, n_starts=p["n_starts"], k=p["k"], progress=progress, terms=terms)
+    ds = sm.dipoles
+    return {"ihs_positions": ihs.positions, "box": ihs.box, "types": ihs.types,
+            "pairs": ds.pairs.astype(np.int32), "kappa": ds.kappa, "kappa_converged": ds.converged,
+            "local_kappa": ds.local_kappa, "rattlers": ds.rattlers,
+            "modes": np.array([sm.full(m.mode) for m in sm.modes], dtype=np.float32),
+            "stiffness": np.array([m.stiffness for m in sm.modes]),
+            "participation": np.array([m.participation for m in sm.modes]),
+            "modes_converged": np.array([m.converged for m in sm.modes]), "cores": sm.cores,
+            "start_pairs": sm.start_pairs, "n_starts": np.array(sm.n_starts),
+            "u_ihs": np.array(terms.energy / ihs.N), "max_force": np.array(res.max_force)}
+
+
+def _bond_map_work(p):
+    nd = p["N"] * 2
+    starts = p["n_starts"] if p["n_starts"] is not None else 3 * p["N"]
+    return nd ** 3 / 3 + starts * nd * 500
+
+
+register(Kind("bond_map", "bond_maps", "data", _bond_map_compute, work=_bond_map_work, default_rate=1e-9,
+              doc="one inherent structure: kappa_ij of every pair and its softest pseudoharmonic modes"))
+
+
+def bond_map_task(mechanics, conf=0, n_starts=None, k=FIG02_MODES):
+    """The ``bond_map`` task (data) of configuration ``conf`` of a local ensemble's ``mechanics`` task
+    (:attr:`LocalTasks.mechanics`): its inherent structure (the same quench as the ensemble's), κ_ij of every
+    interacting pair and the ``k`` softest pseudoharmonic modes started from the ``n_starts`` softest dipole
+    responses (None: every pair) (:func:`~meso_kernels.modes.dipole_started_modes`)."""
+    if mechanics.kind != "mechanics" or not mechanics.params.get("local"):
+        raise ValueError(f"mechanics must be the mechanics task of a local ensemble, got {mechanics.label()}")
+    n_conf = int(mechanics.params["n_conf"])
+    if isinstance(conf, bool) or int(conf) != conf or not 0 <= conf < n_conf:
+        raise ValueError(f"conf must be an integer in [0, {n_conf - 1}] (the ensemble's configurations), got "
+                         f"{conf!r}")
+    if n_starts is not None and (isinstance(n_starts, bool) or int(n_starts) != n_starts or n_starts < 1):
+        raise ValueError(f"n_starts must be a positive integer or None (every pair), got {n_starts!r}")
+    if isinstance(k, bool) or int(k) != k or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    parents = mechanics.needs[0]
+    ihs = mechanics.needs[1 + int(conf)]
+    p = parents.params
+    params = {"key": p["key"], "T": float(p["T"]), "N": int(p["N"]), "parents": parents.static_key,
+              "conf": int(conf), "ftol": float(ihs.params["ftol"]),
+              "n_starts": None if n_starts is None else int(n_starts), "k": int(k), "version": BOND_MAP_VERSION}
+    return Task.make("bond_map", params, seed=mechanics.seed, needs=(parents,))
+
+
+def fig02_liquid(size, seed=0):
+    """The liquid task of Fig. 2: the scheduled 2D IPL state point of ``size`` (default and paper: T = 0.48)."""
+    from ..statepoints import schedule
+    T = schedule(size, FIG02_KEY).temperatures[-1]
+    return scheduled_liquid(size, FIG02_KEY, T, seed=seed)
+
+
+def fig02_local_tasks(size, run, seed=0, **overrides):
+    """The :class:`LocalTasks` of Fig. 2 at the stored liquid ``run``: t_obs = τ_α/6, the neighbour-relative
+    mobility with :data:`FIG02_NR_CUTOFF`, the ensemble of :data:`FIG02_ENSEMBLE` (with ``overrides``)."""
+    check_size(size)
+    e = {**FIG02_ENSEMBLE[size], **{k: v for k, v in overrides.items() if v is not None}}
+    return local_tasks(size, run, T_OBS["2"], seed=seed, nr_cutoff=FIG02_NR_CUTOFF, **e)
+
+
+def fig02_tasks(size, resolver, seed=0, conf=0, n_starts="auto", **overrides):
+    """Fig. 2: the 2D IPL liquid, and once it is stored (t_obs and the spacing of the configurations follow its
+    τ_α) the local ensemble (κ_i and neighbour-relative mobility after τ_α/6) and the bond map of configuration
+    ``conf``. ``n_starts="auto"``: :data:`FIG02_STARTS`. Returns (tasks, pending lines)."""
+    check_size(size)
+    liquid = fig02_liquid(size, seed=seed)
+    if not resolver.done(liquid):
+        return [liquid], [f"local ensemble and bond map of {FIG02_KEY}: declared once its liquid is stored"]
+    from .liquid import StatePointDynamics
+    run = StatePointDynamics(FIG02_KEY, resolver.load(liquid))
+    lt = fig02_local_tasks(size, run, seed=seed, **overrides)
+    starts = FIG02_STARTS[size] if isinstance(n_starts, str) and n_starts == "auto" else n_starts
+    return [liquid, *lt.targets, bond_map_task(lt.mechanics, conf, starts)], []
+
+
+def fig02_ensemble(size, seed=0, conf=0, n_starts="auto", store=None, compute_missing=True, progress=True,
+                   **overrides):
+    """Fig. 2's data: ``(LocalEnsemble, bond map)`` at the 2D IPL state point of ``size``; the bond map is the dict
+    of arrays of :func:`bond_map_task` for configuration ``conf`` (``ihs_positions``, ``box``, ``types``,
+    ``pairs``, ``kappa``, ``local_kappa``, ``modes``, ``stiffness``, ``cores``, ...). Missing results are computed
+    first (serially) unless ``compute_missing=False``, which raises
+    :class:`~meso_kernels.campaign.task.CampaignError` naming the command that computes them."""
+    from .liquid import StatePointDynamics
+    from .runner import Plan, load
+    from .task import CampaignError, Resolver, Store
+    check_size(size)
+    store = store or Store.for_size(size)
+    liquid = fig02_liquid(size, seed=seed)
+    resolver = Resolver(store)
+    command = (f"run `meso campaign run --size {size} --figures 2` (or pass compute_missing=True)")
+    if not resolver.done(liquid):
+        if not compute_missing:
+            raise CampaignError(f"the 2D IPL liquid of Fig. 2 at size {size!r} is not stored: {command}")
+        load([liquid], store, progress=progress)
+    run = StatePointDynamics(FIG02_KEY, Resolver(store).load(liquid))
+    lt = fig02_local_tasks(size, run, seed=seed, **overrides)
+    starts = FIG02_STARTS[size] if isinstance(n_starts, str) and n_starts == "auto" else n_starts
+    bond = bond_map_task(lt.mechanics, conf, starts)
+    if not compute_missing and Plan([*lt.targets, bond], store, order=False).needed:
+        raise CampaignError(f"the local ensemble or bond map of Fig. 2 at size {size!r} is not stored: {command}")
+    ens = load_local(size, run, lt, store, progress=progress)
+    return ens, load([bond], store, progress=progress)[0]

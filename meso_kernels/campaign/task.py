@@ -21,7 +21,7 @@ arrays) and a ``work(params)`` estimate used to predict its cost from stored wal
 >>> Task.make("lquid", {})
 Traceback (most recent call last):
 ...
-ValueError: unknown task kind 'lquid'; allowed: ihs, iso, iso_mobility, liquid, mechanics, mechanics_ihs, parents
+ValueError: unknown task kind 'lquid'; allowed: bond_map, ihs, iso, iso_mobility, liquid, mechanics, mechanics_ihs, parents
 """
 import hashlib
 import json

@@ -18,7 +18,8 @@ def listing(folder):
 
 @pytest.mark.parametrize("args, message", [
     (["status", "--size", "huge"], "argument --size: unknown size 'huge'; allowed sizes: ci, default, paper"),
-    (["status", "--figures", "3,8"], "argument --figures: unknown figure '8'; figures with a task set: 3, 4, 5, 6, 7, 9"),
+    (["status", "--figures", "3,8"],
+     "argument --figures: unknown figure '8'; figures with a task set: 2, 3, 4, 5, 6, 7, 9"),
     (["plan", "--models", "ipl,lj"], "argument --models: unknown model key 'lj'; allowed: ipl, mblj, ss0.6"),
     (["run", "--size", "ci", "--workers", "0"], "argument --workers: must be a positive integer, got '0'"),
     (["run", "--size", "ci", "--serial", "--workers", "2"], "argument --serial: cannot be combined"),

@@ -22,8 +22,9 @@ def test_declared_task_sets(tmp_path):
     only = figure_tasks("5", "ci", store=empty, models=["sw"])
     assert {t.params["key"] for t in only.tasks} == {"sw"}
     assert check_figures(["3", "fig05", 9, "Fig10"]) == ["3", "5", "9", "10"]
-    with pytest.raises(ValueError, match=r"unknown figure 'fig2'; figures with a task set: 3, 4, 5, 6, 7, 9, 10, 11"):
-        check_figures(["fig2"])
+    with pytest.raises(ValueError, match=r"unknown figure 'fig8'; figures with a task set: 2, 3, 4, 5, 6, 7, 9, 10, "
+                                         r"11"):
+        check_figures(["fig8"])
     with pytest.raises(ValueError, match="at least two positive parent temperatures"):
         fig03_tasks("ci", temperatures=[1.0])
 
