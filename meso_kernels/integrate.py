@@ -330,6 +330,70 @@ class NVE:
             raise FloatingPointError(f"non-finite energy at step {self.step}: the time step dt = {self.dt} may be "
                                      "too large or particles overlap")
 
+    # --- checkpoints -------------------------------------------------------------------------------------------
+    def state(self):
+        """Everything the integrator needs to continue, as a flat dict of numpy arrays (copies; ``np.savez``-able):
+        the internal (cell-ordered) positions ``x`` (wrapped) with their image counts ``img`` and the permutation
+        ``ids``, velocities ``v`` and ``vstate`` (the pending thermostat scaling and sum v²), forces ``F``, ``en``
+        (U, W, list builds), ``step``, ``wall_time``, the thermostat chain ``xi``, ``pxi``, ``Q``, ``g``, ``T`` (and
+        T, τ, chain length of a :class:`NoseHoover`), the model's name, the skin, and the neighbour list
+        (``nl.*``: :meth:`~meso_kernels.neighbors.NeighborList.state`, pairs in their build order).
+
+        :meth:`from_state` rebuilds an integrator that continues bit-identically to this one (same machine, same
+        numba thread count: the force sums are split over threads), since the list is restored, not rebuilt."""
+        nl = self.ff.nl
+        out = {"class": np.array(type(self).__name__), "model": np.array(self.model.name),
+               "model_params": np.array(self.model.params, dtype=float), "dt": np.array(self.dt),
+               "box": self.box.copy(), "types": self._types.copy(), "x": self._x.copy(), "v": self._v.copy(),
+               "ids": self._ids.copy(), "img": self._img.copy(), "vstate": self._vstate.copy(), "F": self._F.copy(),
+               "en": self.en.copy(), "step": np.array(self.step, dtype=np.int64), "wall_time": np.array(self.wall_time),
+               "xi": self.xi.copy(), "pxi": self.pxi.copy(), "Q": self.Q.copy(), "g": np.array(self.g, dtype=np.int64),
+               "T": np.array(self.T), "skin": np.array(nl.skin), "shear": np.array(self.ff.shear),
+               "n_evals": np.array(self.ff.n_evals, dtype=np.int64)}
+        if self.thermostat:
+            out.update(nh_T=np.array(self._T), nh_tau=np.array(self._tau), nh_chain=np.array(self._chain))
+        out.update({f"nl.{k}": v for k, v in nl.state().items()})
+        return out
+
+    @classmethod
+    def from_state(cls, state, model):
+        """The integrator saved by :meth:`state` (a dict of arrays, e.g. loaded from an npz), for ``model`` (the
+        one it ran; checked by name and parameters). It continues exactly where that one was."""
+        from .forces import ForceField
+        if str(state["class"]) != cls.__name__:
+            raise ValueError(f"the state is of a {state['class']} integrator, not of a {cls.__name__}")
+        if str(state["model"]) != model.name or not np.array_equal(np.asarray(state["model_params"]), model.params):
+            raise ValueError(f"the state is of model {str(state['model'])!r}, not of {model.name!r} (or its "
+                             "parameters differ)")
+        self = cls.__new__(cls)
+        self.model = model
+        self.dt = float(state["dt"])
+        self.box = np.array(state["box"], dtype=float)
+        if self.box.shape != (model.dim,):
+            raise ValueError(f"the state's box {self.box.shape} does not fit model {model.name!r} (d = {model.dim})")
+
+        def arr(name, dtype):
+            return np.ascontiguousarray(state[name], dtype=dtype).copy()
+
+        self._types, self._x, self._v = arr("types", np.int64), arr("x", float), arr("v", float)
+        self._ids, self._img, self._vstate = arr("ids", np.int64), arr("img", np.int64), arr("vstate", float)
+        self._F, self.en = arr("F", float), arr("en", float)
+        n, d = self._x.shape
+        if d != model.dim or any(a.shape != (n, d) for a in (self._v, self._img, self._F)) \
+                or self._types.shape != (n,) or self._ids.shape != (n,) or self._vstate.shape != (2,):
+            raise ValueError("inconsistent integrator state: the particle arrays do not match")
+        self.ff = ForceField(model, self.box, skin=float(state["skin"]), shear=float(state["shear"]))
+        self.ff.nl.set_state({k[3:]: v for k, v in state.items() if k.startswith("nl.")})
+        self.ff.n_evals = int(state["n_evals"])
+        self.step = int(state["step"])
+        self.wall_time = float(state["wall_time"])
+        self.xi, self.pxi, self.Q = arr("xi", float), arr("pxi", float), arr("Q", float)
+        self.g = int(state["g"])
+        self.T = float(state["T"])
+        if cls.thermostat:
+            self._T, self._tau, self._chain = float(state["nh_T"]), float(state["nh_tau"]), int(state["nh_chain"])
+        return self
+
 
 class NoseHoover(NVE):
     """Nosé–Hoover-chain NVT integration (see the module docstring).

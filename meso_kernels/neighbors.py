@@ -394,3 +394,42 @@ class NeighborList:
             self.build(x, types)
             return True
         return False
+
+    # --- checkpoints -------------------------------------------------------------------------------------------
+    def state(self):
+        """The list as it stands, as a dict of arrays (copies): ``nlist``, ``image``, ``counts`` (the pairs in the
+        order of their last build: the order of every force sum until the next build), ``offset``, ``xref`` (empty
+        before the first build), ``n_builds``, and ``cutsq``/``half`` to check a restore against. :meth:`set_state`
+        on a list made with the same rcut, box, skin and half restores it exactly, so that the forces summed over
+        it are bit-identical to those of the list it was taken from (a rebuild would reorder the pairs)."""
+        d = self.box.size
+        return {"nlist": self.nlist.copy(), "image": self.image.copy(), "counts": self.counts.copy(),
+                "offset": np.array(self.offset, dtype=float).reshape(-1, d),
+                "xref": np.zeros((0, d)) if self.xref is None else self.xref.copy(),
+                "n_builds": np.array(self.n_builds, dtype=np.int64), "cutsq": self.cutsq.copy(),
+                "half": np.array(self.half)}
+
+    def set_state(self, state):
+        """Restore :meth:`state` (of a list with the same cut-offs, skin and box; ValueError otherwise)."""
+        cutsq = np.asarray(state["cutsq"], dtype=float)
+        if cutsq.shape != self.cutsq.shape or not np.array_equal(cutsq, self.cutsq) \
+                or bool(state["half"]) != self.half:
+            raise ValueError("the neighbour-list state was taken from a list with other cut-offs, skin or half/full "
+                             "layout")
+        nlist = np.ascontiguousarray(state["nlist"], dtype=np.int64).copy()
+        image = np.ascontiguousarray(state["image"], dtype=np.int8).copy()
+        counts = np.ascontiguousarray(state["counts"], dtype=np.int64).copy()
+        xref = np.ascontiguousarray(state["xref"], dtype=float).copy()
+        offset = np.ascontiguousarray(state["offset"], dtype=float).copy()
+        n = counts.shape[0]
+        if nlist.ndim != 2 or nlist.shape[0] != n or image.shape != nlist.shape \
+                or (xref.shape[0] and xref.shape != (n, self.box.size)):
+            raise ValueError(f"inconsistent neighbour-list state: nlist {nlist.shape}, image {image.shape}, "
+                             f"counts {counts.shape}, xref {xref.shape}")
+        self.nlist, self.image, self.counts, self.offset = nlist, image, counts, offset
+        self.xref = xref if xref.shape[0] else None
+        self.n_builds = int(state["n_builds"])
+        if self.xref is not None:
+            self._setup_cells(n)  # the cell tables are a function of n and the box: the same as the original's
+        else:
+            self._cells_for = None

@@ -102,6 +102,7 @@ class LogTimeCorrelator:
             raise ValueError(f"n_blocks must be an even integer >= 2, got {n_blocks!r}")
         self.n_blocks = int(n_blocks)
         self._sums = None
+        self._loop = None  # the loop state of a run in progress (see run and state)
 
     # --- accumulation ------------------------------------------------------------------------------------------
     def _setup(self, types, box, dim):
@@ -132,18 +133,27 @@ class LogTimeCorrelator:
         ok = (b >= 0) & (b < self.hist_edges.size - 1)
         np.add.at(s["hist"], (self._index[ok], lag_index, b[ok]), 1.0)
 
-    def run(self, sim, nsteps, progress=False, on_origin=None):
+    def run(self, sim, nsteps, progress=False, on_origin=None, on_boundary=None):
         """Advance the integrator ``sim`` (:class:`~meso_kernels.integrate.NVE` or ``NoseHoover``) by ``nsteps``
         steps, accumulating. Origins open every ``origin_interval`` steps from the current step; lags that would
         end after the run are not sampled (the number of origins per lag is :attr:`n_origins`). Calling ``run``
         again continues the same averages (the box and particles must be the same). ``on_origin(sim)``, if given,
-        is called whenever an origin opens (e.g. to sample the energy). Returns ``self``."""
+        is called whenever an origin opens (e.g. to sample the energy). ``on_boundary``: see :meth:`resume`.
+        Returns ``self``."""
         nsteps = int(nsteps)
         if nsteps < 1:
             raise ValueError(f"nsteps must be a positive number of steps, got {nsteps}")
         if self.lags[0] > nsteps:
             raise ValueError(f"nsteps = {nsteps} is shorter than the smallest lag ({self.lags[0]} steps): "
                              "the time grid would be empty")
+        self._check_sim(sim)
+        start = sim.step
+        # the loop state of the run in progress: everything the loop carries from one event to the next
+        self._loop = {"start": start, "end": start + nsteps, "n_orig": (nsteps - 1) // self.origin_interval + 1,
+                      "opened": 0, "origins": [], "now": start}  # origins: [origin_step, next_lag_index, x, group]
+        return self._continue(sim, progress, on_origin, on_boundary)
+
+    def _check_sim(self, sim):
         if abs(sim.dt - self.dt) > 1e-12 * self.dt:
             raise ValueError(f"the integrator's dt = {sim.dt} differs from the correlator's dt = {self.dt}")
         if self._sums is None:
@@ -154,19 +164,51 @@ class LogTimeCorrelator:
                                  "correlators need a fixed box")
             if not np.array_equal(np.asarray(sim.types), self._types):
                 raise ValueError("the particle types differ from the earlier run: use a new LogTimeCorrelator")
-        start = sim.step
-        end = start + nsteps
-        n_orig = (nsteps - 1) // self.origin_interval + 1
+
+    @property
+    def in_progress(self):
+        """Whether a run was paused (``on_boundary`` returned True) or restored from a :meth:`state` taken in the
+        middle of one: :meth:`resume` continues it."""
+        return self._loop is not None
+
+    def resume(self, sim, progress=False, on_origin=None, on_boundary=None):
+        """Continue the run in progress (:attr:`in_progress`) with ``sim`` at the step where it stopped (the
+        integrator it ran, or one restored from a checkpoint taken at that moment). Returns ``self``.
+
+        ``on_boundary(sim)`` (here and in :meth:`run`), if given, is called at every event boundary of the loop
+        after the first, i.e. whenever the integrator has stopped at a step where an origin opens or a lag is
+        sampled, before that step's samples are taken: there :meth:`state` holds everything needed to continue
+        (with the integrator's own state), which is where a checkpoint is written. If it returns True the run
+        pauses (returns at once, :attr:`in_progress` stays true). Neither the hook nor a pause changes the results:
+        a run paused, saved, restored and resumed accumulates bit-identical sums."""
+        if not self.in_progress:
+            raise RuntimeError("no run is in progress: start one with corr.run(sim, nsteps)")
+        self._check_sim(sim)
+        if sim.step != self._loop["now"]:
+            raise ValueError(f"the integrator is at step {sim.step}, but the run stopped at step "
+                             f"{self._loop['now']}: resume with the integrator saved with it")
+        return self._continue(sim, progress, on_origin, on_boundary)
+
+    def _continue(self, sim, progress, on_origin, on_boundary):
+        loop = self._loop
+        start, end, n_orig = loop["start"], loop["end"], loop["n_orig"]
+        opened, open_origins = loop["opened"], loop["origins"]
         nb = self._sums["n"].shape[0]
-        opened = 0
-        open_origins = []  # [origin_step, next_lag_index, positions, group]
         bar = None
         if progress:
             from tqdm.auto import tqdm
-            bar = tqdm(total=nsteps, desc="correlators", unit="step")
+            bar = tqdm(total=end - start, initial=sim.step - start, desc="correlators", unit="step")
         x = sim.x
+        first = True
         while True:
             now = sim.step
+            if on_boundary is not None and not first:
+                loop["opened"], loop["origins"], loop["now"] = opened, open_origins, now
+                if on_boundary(sim):
+                    if bar is not None:
+                        bar.close()
+                    return self
+            first = False
             if opened < n_orig and start + opened * self.origin_interval == now:
                 open_origins.append([now, 0, x, min(nb - 1, opened * nb // n_orig)])
                 opened += 1
@@ -187,12 +229,76 @@ class LogTimeCorrelator:
             if bar is not None:
                 bar.update(nxt - now)
             x = sim.x
+        self._loop = None
         if sim.step < end:  # nothing left to sample: finish the requested steps
             if bar is not None:
                 bar.update(end - sim.step)
             sim.run(end - sim.step)
         if bar is not None:
             bar.close()
+        return self
+
+    # --- checkpoints -------------------------------------------------------------------------------------------
+    def state(self):
+        """The whole correlator as a flat dict of arrays (``np.savez``-able): its parameters, the sums (also before
+        any lag was sampled) and, while a run is in progress (taken in ``on_boundary``, see :meth:`resume`), the
+        loop state ``loop.*``: run start and end, origins planned and opened, the step it stopped at, and every
+        open origin's step, next lag index, block and positions (``loop.positions``, (open origins, N, d)).
+        :meth:`from_state` rebuilds a correlator that continues bit-identically."""
+        out = {"q": np.array(self.q), "dt": np.array(self.dt), "lags": self.lags.copy(),
+               "origin_interval": np.array(self.origin_interval), "hist_edges": self.hist_edges.copy(),
+               "max_vectors": np.array(self.max_vectors), "n_blocks": np.array(self.n_blocks)}
+        if self._sums is not None:
+            out.update({"types": self._types.copy(), "species": self.species.copy(),
+                        "species_counts": self._counts.copy(), "box": self.box.copy(), "dim": np.array(self.dim),
+                        "wave_vectors": self.wave_vectors.copy()})
+            out.update({f"sums.{k}": v.copy() for k, v in self._sums.items()})
+        if self.in_progress:
+            loop = self._loop
+            origins = loop["origins"]
+            out.update({f"loop.{k}": np.array(loop[k], dtype=np.int64) for k in ("start", "end", "n_orig", "opened",
+                                                                                  "now")})
+            out["loop.origin_step"] = np.array([o[0] for o in origins], dtype=np.int64)
+            out["loop.next_lag"] = np.array([o[1] for o in origins], dtype=np.int64)
+            out["loop.group"] = np.array([o[3] for o in origins], dtype=np.int64)
+            n, d = self._types.size, self.dim
+            out["loop.positions"] = (np.stack([o[2] for o in origins]) if origins else np.zeros((0, n, d)))
+        return out
+
+    @classmethod
+    def from_state(cls, state):
+        """Rebuild a correlator from :meth:`state` (a dict of arrays), including a run in progress (continue it
+        with :meth:`resume`)."""
+        self = cls.__new__(cls)
+        self.q, self.dt = float(state["q"]), float(state["dt"])
+        self.lags = np.array(state["lags"], dtype=np.int64)
+        self.origin_interval = int(state["origin_interval"])
+        self.hist_edges = np.array(state["hist_edges"], dtype=float)
+        self.max_vectors = int(state["max_vectors"])
+        self.n_blocks = int(state["n_blocks"])
+        self._sums = None
+        self._loop = None
+        if "types" in state:
+            self._types = np.array(state["types"], dtype=np.int64)
+            self.species = np.array(state["species"], dtype=np.int64)
+            self._index = np.searchsorted(self.species, self._types)
+            self._counts = np.array(state["species_counts"], dtype=float)
+            self.box = np.array(state["box"], dtype=float)
+            self.dim = int(state["dim"])
+            self.wave_vectors = np.array(state["wave_vectors"], dtype=float)
+            self._sums = {k: np.array(state[f"sums.{k}"], dtype=float) for k in ("fs", "r2", "r4", "n", "hist")}
+        if "loop.start" in state:
+            if self._sums is None:
+                raise ValueError("a correlator state with a run in progress must hold its sums")
+            pos = np.array(state["loop.positions"], dtype=float)
+            steps, lags, groups = (np.asarray(state[f"loop.{k}"]).tolist() for k in ("origin_step", "next_lag",
+                                                                                      "group"))
+            if not (len(steps) == len(lags) == len(groups) == pos.shape[0]) \
+                    or pos.shape[1:] != (self._types.size, self.dim):
+                raise ValueError("inconsistent correlator state: the open origins do not match")
+            self._loop = {k: int(state[f"loop.{k}"]) for k in ("start", "end", "n_orig", "opened", "now")}
+            self._loop["origins"] = [[int(s), int(k), pos[i], int(g)] for i, (s, k, g) in enumerate(zip(steps, lags,
+                                                                                                        groups))]
         return self
 
     # --- results -----------------------------------------------------------------------------------------------
@@ -348,6 +454,7 @@ class LogTimeCorrelator:
         self.wave_vectors = np.asarray(a["wave_vectors"], dtype=float)
         self.max_vectors = len(self.wave_vectors)
         self._types = None
+        self._loop = None
         self._sums = {"fs": a["fs_sums"], "r2": a["r2_sums"], "r4": a["r4_sums"], "n": a["n_sums"],
                       "hist": a["hist_sums"]}
         self.n_blocks = int(self._sums["n"].shape[0])

@@ -19,8 +19,14 @@ from .task import Kind, Task, register
 DYNAMICS_VERSION = 1
 
 
+#: with a checkpoint, the equilibration runs in blocks of this many steps, with a wall-clock check between them
+#: (splitting a Nosé–Hoover run into blocks leaves its trajectory bitwise the same, meso_kernels.integrate)
+EQUIL_BLOCK = 1000
+
+
 def equilibrium_dynamics(key, T, N, equil_steps, prod_steps, seed=0, max_lag=None, n_open=10,
-                         points_per_decade=10, progress=False, n_blocks=2, start=None, relax_start=True):
+                         points_per_decade=10, progress=False, n_blocks=2, start=None, relax_start=True,
+                         checkpoint=None):
     """Equilibrate model ``key`` (:func:`meso_kernels.statepoints.model_for`) at temperature T (NVT, the model's δt
     and τ_NH, N particles at its Table-I density, random start of seed ``seed``) for ``equil_steps`` MD steps, then
     run ``prod_steps`` steps accumulating the correlators at q = q_max of the large species.
@@ -39,6 +45,21 @@ def equilibrium_dynamics(key, T, N, equil_steps, prod_steps, seed=0, max_lag=Non
     Returns a dict of arrays: the correlator sums (:meth:`LogTimeCorrelator.to_arrays`), ``T``, ``rho``, ``N``, the
     steps, ``kinetic_temperature`` and ``potential_energy`` (per particle) sampled at each origin, and the final
     configuration ``final_positions``, ``final_velocities``, ``types``, ``box``.
+
+    ``checkpoint``: a :class:`~meso_kernels.campaign.checkpoint.Checkpoint` (the campaign's ``execute`` provides
+    one to every ``liquid`` task). The run then starts from the checkpoint it finds there (one of this task: key,
+    parameters, seed and numba thread count are checked) and writes one whenever :meth:`Checkpoint.due` says so
+    (every 10 minutes of wall time by default): during the equilibration between blocks of :data:`EQUIL_BLOCK`
+    steps, during production at the correlator's event boundaries (:meth:`LogTimeCorrelator.resume`). A
+    checkpoint holds the Nosé–Hoover integrator (:meth:`~meso_kernels.integrate.NVE.state`: positions in their
+    internal order with image counts, velocities and the pending thermostat scaling, forces, chain variables,
+    step, and the neighbour list with its pairs in their build order, so that the force sums after a resume run
+    in the same order), the correlator (:meth:`LogTimeCorrelator.state`: sums, open origins with their positions
+    and next lags, origins opened, run start and end), the energy and temperature samples, the phase
+    (equilibration or production) and its step, and the wall time spent so far (``wall_time`` then counts every
+    attempt up to its last checkpoint). Resumed on the same machine with the same number of numba threads, the
+    result is bit-identical to that of an uninterrupted run (``wall_time`` aside); with or without a checkpoint,
+    an uninterrupted run gives the same arrays.
     """
     from ..initial import random_configuration
     from ..integrate import thermalize
@@ -56,33 +77,108 @@ def equilibrium_dynamics(key, T, N, equil_steps, prod_steps, seed=0, max_lag=Non
     if not 1 <= max_lag <= prod_steps:
         raise ValueError(f"max_lag must lie in [1, prod_steps = {prod_steps}], got {max_lag}")
     t_start = time.perf_counter()
-    if start is None:
-        system = random_configuration(model, int(N), sp.rho, seed=seed)
+    equil_steps, prod_steps = int(equil_steps), int(prod_steps)
+    ckpt = checkpoint if checkpoint is not None and checkpoint.enabled else None
+    restored = _restore(ckpt, model, int(N), equil_steps, prod_steps) if ckpt is not None else None
+    if restored is None:
+        if start is None:
+            system = random_configuration(model, int(N), sp.rho, seed=seed)
+        else:
+            system = final_system(start)
+            if system.N != int(N) or abs(system.N / np.prod(system.box) - sp.rho) > 1e-9 * sp.rho:
+                raise ValueError(f"start holds {system.N} particles at density "
+                                 f"{system.N / np.prod(system.box):.6g}; this run needs N = {N} at rho = {sp.rho}")
+        relax = 1.0 if (start is None or relax_start) else None
+        # with a checkpoint the equilibration runs below, in blocks (the same trajectory)
+        sim = thermalize(system, model, T, 0 if ckpt is not None else equil_steps, seed=seed, relax_ftol=relax,
+                         progress=progress and ckpt is None)
+        corr, kin, pot, wall_before = None, [], [], 0.0
     else:
-        system = final_system(start)
-        if system.N != int(N) or abs(system.N / np.prod(system.box) - sp.rho) > 1e-9 * sp.rho:
-            raise ValueError(f"start holds {system.N} particles at density {system.N / np.prod(system.box):.6g}; "
-                             f"this run needs N = {N} at rho = {sp.rho}")
-    relax = 1.0 if (start is None or relax_start) else None
-    sim = thermalize(system, model, T, int(equil_steps), seed=seed, relax_ftol=relax, progress=progress)
-    corr = LogTimeCorrelator(q=sp.qmax[model.large], dt=sp.dt, max_lag=max_lag,
-                             origin_interval=max(1, max_lag // int(n_open)), points_per_decade=points_per_decade,
-                             n_blocks=n_blocks)
-    kin, pot = [], []
+        sim, corr, kin, pot, wall_before = restored
 
     def sample(s):
         kin.append(s.kinetic_temperature())
         pot.append(s.potential_energy() / s.N)
 
-    corr.run(sim, int(prod_steps), progress=progress, on_origin=sample)
+    on_boundary = None
+    if ckpt is not None:
+        ckpt.start(sim.step)
+
+        def save(phase):
+            arrays = {f"sim.{k}": v for k, v in sim.state().items()}
+            if corr is not None:
+                arrays.update({f"corr.{k}": v for k, v in corr.state().items()})
+            arrays.update(kinetic_temperature=np.array(kin, dtype=float), potential_energy=np.array(pot, dtype=float))
+            ckpt.save(arrays, sim.step, wall_before + time.perf_counter() - t_start, phase=phase)
+
+        if sim.step < equil_steps:
+            bar = None
+            if progress:
+                from tqdm.auto import tqdm
+                bar = tqdm(total=equil_steps, initial=sim.step, desc="equilibration", unit="step")
+            block = ckpt.every_steps or EQUIL_BLOCK
+            while sim.step < equil_steps:
+                n = min(block, equil_steps - sim.step)
+                sim.run(n)
+                if bar is not None:
+                    bar.update(n)
+                if sim.step < equil_steps and ckpt.due(sim.step):
+                    save("equilibration")
+            if bar is not None:
+                bar.close()
+
+        def on_boundary(s):
+            if ckpt.due(s.step):
+                save("production")
+            return False
+
+    if corr is None:
+        corr = LogTimeCorrelator(q=sp.qmax[model.large], dt=sp.dt, max_lag=max_lag,
+                                 origin_interval=max(1, max_lag // int(n_open)), points_per_decade=points_per_decade,
+                                 n_blocks=n_blocks)
+        corr.run(sim, prod_steps, progress=progress, on_origin=sample, on_boundary=on_boundary)
+    else:
+        corr.resume(sim, progress=progress, on_origin=sample, on_boundary=on_boundary)
     final = sim.system
     out = corr.to_arrays()
-    out.update(T=np.array(float(T)), rho=np.array(sp.rho), N=np.array(int(N)), equil_steps=np.array(int(equil_steps)),
-               prod_steps=np.array(int(prod_steps)), kinetic_temperature=np.array(kin),
+    out.update(T=np.array(float(T)), rho=np.array(sp.rho), N=np.array(int(N)), equil_steps=np.array(equil_steps),
+               prod_steps=np.array(prod_steps), kinetic_temperature=np.array(kin),
                potential_energy=np.array(pot), final_positions=final.positions, final_velocities=final.velocities,
-               types=final.types, box_final=final.box, wall_time=np.array(time.perf_counter() - t_start),
+               types=final.types, box_final=final.box,
+               wall_time=np.array(wall_before + time.perf_counter() - t_start),
                n_neighbour_builds=np.array(sim.ff.nl.n_builds))
     return out
+
+
+def _restore(ckpt, model, N, equil_steps, prod_steps):
+    """(integrator, correlator or None, kinetic-temperature samples, energy samples, wall time so far) from the
+    checkpoint of this run, or None (none there, or unusable: a warning says why)."""
+    from ..integrate import NoseHoover
+    found = ckpt.load()
+    if found is None:
+        return None
+    arrays, meta = found
+    try:
+        sim = NoseHoover.from_state({k[4:]: v for k, v in arrays.items() if k.startswith("sim.")}, model)
+        corr_state = {k[5:]: v for k, v in arrays.items() if k.startswith("corr.")}
+        corr = LogTimeCorrelator.from_state(corr_state) if corr_state else None
+        phase = meta.get("phase")
+        if sim.N != N or sim.step != meta.get("step"):
+            raise ValueError(f"it holds {sim.N} particles at step {sim.step}")
+        if phase == "equilibration":
+            if corr is not None or not sim.step < equil_steps:
+                raise ValueError(f"an equilibration checkpoint at step {sim.step} of {equil_steps}")
+        elif phase == "production":
+            if corr is None or not corr.in_progress or corr._loop["end"] != equil_steps + prod_steps:
+                raise ValueError("a production checkpoint without the correlator's run in progress")
+        else:
+            raise ValueError(f"unknown phase {phase!r}")
+        kin = np.asarray(arrays["kinetic_temperature"], dtype=float).tolist()
+        pot = np.asarray(arrays["potential_energy"], dtype=float).tolist()
+    except Exception as exc:  # whatever is wrong with it, a checkpoint must never stop the task
+        ckpt.reject(f"{type(exc).__name__}: {exc}")
+        return None
+    return sim, corr, kin, pot, float(meta.get("wall_time_s", 0.0))
 
 
 def correlator(arrays):
@@ -96,16 +192,22 @@ def final_system(arrays):
     return System(arrays["final_positions"], arrays["box_final"], arrays["types"], arrays["final_velocities"])
 
 
-def _liquid_compute(task, p, load, progress):
+def _liquid_compute(task, p, load, progress, checkpoint=None):
+    """The ``liquid`` kind's compute: :func:`equilibrium_dynamics` of the task's parameters, with ``checkpoint``
+    (default: the one ``execute`` provides, :func:`~meso_kernels.campaign.checkpoint.current`)."""
+    from .checkpoint import current
+    if checkpoint is None:
+        checkpoint = current(task)
     start = load(task.needs[0]) if p.get("start") else None
     return equilibrium_dynamics(p["key"], p["T"], p["N"], p["equil_steps"], p["prod_steps"], seed=task.seed,
                                 progress=progress, n_blocks=p.get("blocks", 2), start=start,
-                                n_open=p.get("n_open", 10), relax_start=p.get("relax_start", True))
+                                n_open=p.get("n_open", 10), relax_start=p.get("relax_start", True),
+                                checkpoint=checkpoint)
 
 
 register(Kind("liquid", "dynamics", "data", _liquid_compute,
               work=lambda p: p["N"] * (p["equil_steps"] + p["prod_steps"]), default_rate=2.5e-7,
-              doc="equilibrium liquid: F_s, MSD and the final configuration"))
+              doc="equilibrium liquid: F_s, MSD and the final configuration", checkpoint=True))
 
 
 def liquid_task(key, T, N, equil_steps, prod_steps, seed=0, blocks=2, start=None, n_open=10, relax_start=True):

@@ -280,14 +280,14 @@ def cpu_hours(series_list, label=str):
     import pandas as pd
     from .figures import ensemble_task
     from .liquid import scheduled_liquid
-    from .task import Resolver, Store
+    from .task import Resolver, Store, sidecar_wall
     rows = []
     for s in series_list:
         res = Resolver(s.store or Store.for_size(s.size))
         liq = ens = 0.0
         for T in s.T:
             side = res.sidecar(scheduled_liquid(s.size, s.key, T)) or {}
-            liq += float(side.get("wall_time_s") or 0.0)
+            liq += sidecar_wall(side)
             side = res.sidecar(ensemble_task(s.size, s.key, T)) or {}
             ens += float(side.get("wall_time_s") or 0.0) + float(side.get("inputs_wall_s", np.nan))
         rows.append({"model": label(s.key), "liquids (CPU-h)": liq / 3600, "ensembles (CPU-h)": ens / 3600,

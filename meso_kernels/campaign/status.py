@@ -33,7 +33,8 @@ class CostModel:
                 for path in folder.glob("*.json") if folder.is_dir() else ():
                     try:
                         meta = json.loads(path.read_text(encoding="utf-8"))
-                        wall = float(meta["wall_time_s"]) * float(meta.get("numba_threads") or 1)
+                        wall = (float(meta["wall_time_s"]) + float(meta.get("wall_time_earlier_s") or 0.0)) \
+                            * float(meta.get("numba_threads") or 1)
                         work = float(spec.work(meta["params"]))
                     except (OSError, ValueError, KeyError, TypeError):
                         continue

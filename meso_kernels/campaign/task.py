@@ -3,7 +3,9 @@ inherent structure's mechanics, one batch of isoconfigurational runs, ...) named
 
 A :class:`Task` holds its *kind*, its parameters, its seed and the tasks whose stored results it reads
 (:attr:`Task.needs`). Its result lives in a :class:`Store`: ``<data>/<campaign>/<key>.npz`` plus a JSON sidecar for what
-the figures read (small, committed), ``<scratch>/<campaign>/<key>.npz`` for raw per-pair or per-run arrays (git-ignored).
+the figures read (small, committed), ``<scratch>/<campaign>/<key>.npz`` for raw per-pair or per-run arrays (git-ignored);
+a long task of a kind with checkpoints keeps its periodic checkpoint in ``<scratch>/checkpoints/<campaign>/<key>.npz``
+until its result is stored (:mod:`.checkpoint`).
 The key is :func:`meso_kernels.store.key_for` of the kind's campaign folder, the *store parameters* and the seed
 (signac's idea: the state point is the id). The store parameters are the task's parameters, except for kinds that
 complete them from a dependency's result (an IHS trajectory takes its spacing from the liquid's τ_α): those are
@@ -49,7 +51,9 @@ class Kind:
     committed: what figures read) or "scratch" (raw arrays, git-ignored); compute(task, params, load, progress) ->
     dict of arrays; resolve(task, load) -> store parameters (None: the task's own parameters); work(params) -> a
     number proportional to the cost (CPU-seconds per unit are fitted from stored wall times); default_rate: CPU-s per
-    work unit when nothing of this kind is stored yet; doc: one line for status tables."""
+    work unit when nothing of this kind is stored yet; doc: one line for status tables; checkpoint: whether compute
+    writes and resumes from periodic checkpoints (:mod:`.checkpoint`: :func:`execute` then provides one, which
+    compute finds with :func:`.checkpoint.current`)."""
     name: str
     campaign: str
     where: str
@@ -58,6 +62,7 @@ class Kind:
     work: object = None
     default_rate: float = 0.0
     doc: str = ""
+    checkpoint: bool = False
 
     def __post_init__(self):
         if self.where not in WHERE:
@@ -185,6 +190,7 @@ class Store:
             removed += remove_stale_temporaries(root, recursive=False)
         for spec in KINDS.values():
             removed += remove_stale_temporaries(Path(self.root(spec.name)) / spec.campaign)
+        removed += remove_stale_temporaries(Path(self.scratch) / "checkpoints")  # of killed checkpoint writes
         return removed
 
 
@@ -270,10 +276,21 @@ class Resolver:
         return arrays
 
 
+def sidecar_wall(meta):
+    """The wall time (s) behind a stored result from its sidecar: ``wall_time_s`` of the attempt that finished it
+    plus ``wall_time_earlier_s`` of killed attempts it resumed from (:mod:`.checkpoint`)."""
+    return float(meta.get("wall_time_s") or 0.0) + float(meta.get("wall_time_earlier_s") or 0.0)
+
+
 def execute(task, store, *_dependencies, progress=False):
     """Compute and store ``task`` unless it is stored; its dependencies must be stored. Returns a small dict: ident,
     key, computed (bool), wall time (s). ``_dependencies`` are ignored (Dask passes the dependencies' results there,
-    so that it runs them first)."""
+    so that it runs them first).
+
+    A kind with ``checkpoint=True`` computes with a :class:`~.checkpoint.Checkpoint` in
+    ``<scratch>/checkpoints/<campaign>/<key>.npz`` (:func:`.checkpoint.current`): it continues from a checkpoint
+    left by a killed attempt, the sidecar records ``resumed``, ``checkpoints_written`` and ``wall_time_earlier_s``,
+    and the checkpoint is deleted once the result is stored."""
     import numba
 
     res = Resolver(store)
@@ -287,9 +304,24 @@ def execute(task, store, *_dependencies, progress=False):
     spec = task.spec
     root = store.root(task.kind)
     # the wall time of the direct inputs, so that a summary in data/ keeps the cost of the scratch results behind it
-    inputs = sum(float((res.sidecar(d) or {}).get("wall_time_s") or 0.0) for d in task.needs)
+    inputs = sum(sidecar_wall(res.sidecar(d) or {}) for d in task.needs)
+    extra = {"task_kind": task.kind, "numba_threads": numba.get_num_threads(), "inputs_wall_s": inputs}
+    ckpt = None
+    if spec.checkpoint:
+        from .checkpoint import Checkpoint
+        ckpt = Checkpoint.for_task(task, store, res.key(task))
+
+    def compute():
+        if ckpt is None:
+            return spec.compute(task, params, res._strict_load, progress)
+        from .checkpoint import providing
+        with providing(ckpt):
+            out = spec.compute(task, params, res._strict_load, progress)
+        extra.update(ckpt.record())  # the sidecar is written after compute returns
+        return out
+
     t0 = time.perf_counter()
-    cached(spec.campaign, params, lambda: spec.compute(task, params, res._strict_load, progress),
-           seed=task.seed, root=root, extra={"task_kind": task.kind, "numba_threads": numba.get_num_threads(),
-                                             "inputs_wall_s": inputs})
+    cached(spec.campaign, params, compute, seed=task.seed, root=root, extra=extra)
+    if ckpt is not None:
+        ckpt.remove()
     return {"ident": task.ident, "key": res.key(task), "computed": True, "wall": time.perf_counter() - t0}
