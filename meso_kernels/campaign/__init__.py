@@ -2,6 +2,8 @@
 
 - :mod:`.task` — :class:`Task` (kind, parameters, seed, the tasks it reads), :class:`Store` (data and scratch folders),
   :func:`execute` (compute one task into the store unless stored);
+- :mod:`.checkpoint` — periodic checkpoints of long tasks (``liquid``): a task killed in mid-run continues from its
+  last checkpoint (every ``MESO_CHECKPOINT_SECONDS`` of wall time, default 600; 0 switches them off);
 - kinds: ``liquid`` (:mod:`.liquid`), ``ihs`` (:mod:`.trajectories`), ``parents`` / ``mechanics_ihs`` / ``mechanics``
   (:mod:`.mechanics`), ``iso`` / ``iso_mobility`` (:mod:`.iso`); local ensembles of κ_i and mobility and
   ``bond_map`` (κ_ij of every pair and the softest pseudoharmonic modes of one inherent structure) (:mod:`.local`,

@@ -33,7 +33,7 @@ from ..presets import check_size
 from ..statepoints import check_key, model_for
 from .iso import iso_from
 from .liquid import scheduled_liquid
-from .mechanics import ensemble_from, parents_from
+from .mechanics import ensemble_from, parent_quench, parents_from
 from .task import Kind, Task, register
 
 #: per size: configurations, batches x runs per batch of isoconfigurational runs, spacing of the configurations in
@@ -228,16 +228,9 @@ BOND_MAP_VERSION = 1
 def _bond_map_compute(task, p, load, progress):
     from ..hessian import build_terms
     from ..modes import dipole_started_modes
-    from ..quench import quench
-    from ..system import System
     model = model_for(p["key"])
-    par = load(task.needs[0])
-    c = p["conf"]
     # the very quench of the mechanics_ihs task of this configuration (same input, method and tolerance)
-    parent = System(np.mod(par["x"][c], par["box"]), par["box"], par["types"])
-    ihs, res = quench(parent, model, method="cg", ftol=p["ftol"], max_steps=500_000)
-    if not res.converged:
-        raise RuntimeError(f"{task.label()}: quench did not converge ({res.summary()})")
+    ihs, res = parent_quench(task, load(task.needs[0]), p["conf"], model, p["ftol"])
     terms = build_terms(ihs, model)
     sm = dipole_started_modes(ihs, model, n_starts=p["n_starts"], k=p["k"], progress=progress, terms=terms)
     ds = sm.dipoles

@@ -47,19 +47,32 @@ register(Kind("parents", "mechanics_parents", "scratch", _parents_compute,
               doc="equilibrium configurations sampled from the liquid"))
 
 
+#: the most CG iterations of one inherent-structure quench of a parent configuration
+QUENCH_MAX_STEPS = 500_000
+
+
+def parent_quench(task, parents, index, model, ftol):
+    """The inherent structure of configuration ``index`` of a ``parents`` result (the arrays of a ``parents``
+    task: positions ``x``, ``box``, ``types``), quenched by conjugate gradients to a largest force component below
+    ``ftol`` (reduced units of force): the one quench behind every ``mechanics_ihs`` and ``bond_map`` task, so that
+    both see the same inherent structure of a configuration. Returns (System, quench result); RuntimeError naming
+    ``task`` when the quench does not converge within :data:`QUENCH_MAX_STEPS`."""
+    from ..quench import quench
+    from ..system import System
+    parent = System(np.mod(parents["x"][index], parents["box"]), parents["box"], parents["types"])
+    ihs, res = quench(parent, model, method="cg", ftol=ftol, max_steps=QUENCH_MAX_STEPS)
+    if not res.converged:
+        raise RuntimeError(f"{task.label()}: quench did not converge ({res.summary()})")
+    return ihs, res
+
+
 def _ihs_compute(task, p, load, progress):
     from ..dipole import DipoleStiffness
     from ..elasticity import shear_modulus
     from ..hessian import build_terms
-    from ..quench import quench
-    from ..system import System
     model = model_for(p["key"])
-    par = load(task.needs[0])
     k = p["index"]
-    parent = System(np.mod(par["x"][k], par["box"]), par["box"], par["types"])
-    ihs, res = quench(parent, model, method="cg", ftol=p["ftol"], max_steps=500_000)
-    if not res.converged:
-        raise RuntimeError(f"{task.label()}: quench did not converge ({res.summary()})")
+    ihs, res = parent_quench(task, load(task.needs[0]), k, model, p["ftol"])
     terms = build_terms(ihs, model)
     g = shear_modulus(ihs, model, terms=terms)
     ds = DipoleStiffness(solver=p["kappa_solver"]).compute(ihs, model, n_random=p["n_pairs"],

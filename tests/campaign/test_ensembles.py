@@ -46,3 +46,22 @@ def test_isoconfigurational_batches(tmp_path):
     b0, b1 = (res.load(b)["displacements"] for b in conf0.needs[1:])
     assert not np.array_equal(b0, b1)
     assert not np.array_equal(res.load(conf0)["positions"], res.load(conf1)["positions"])
+
+
+def test_parent_quench_is_an_inherent_structure_and_fails_loudly(monkeypatch):
+    """The one quench behind mechanics_ihs and bond_map tasks: it ends at a force below ftol, and a quench that
+    cannot converge raises an error naming the task instead of storing a non-minimum."""
+    from meso_kernels.campaign import mechanics
+    from meso_kernels.forces import ForceField
+    from meso_kernels.initial import random_configuration
+    from meso_kernels.statepoints import model_for
+    model = model_for("ipl")
+    sys0 = random_configuration(model, 128, model.state_point.rho, seed=3)
+    parents = {"x": sys0.positions[None], "box": sys0.box, "types": sys0.types}
+    task = mechanics_tasks("ipl", 1.2, 128, 10, 10, 10, n_conf=1, n_pairs=2).needs[1]
+    ihs, res = mechanics.parent_quench(task, parents, 0, model, 1e-8)
+    _, F, _ = ForceField(model, ihs.box).compute(ihs.positions, ihs.types)
+    assert res.converged and np.abs(F).max() < 1e-8  # recomputed here, not read from the quench
+    monkeypatch.setattr(mechanics, "QUENCH_MAX_STEPS", 3)
+    with pytest.raises(RuntimeError, match=r"mechanics_ihs.*did not converge"):
+        mechanics.parent_quench(task, parents, 0, model, 1e-8)
