@@ -27,6 +27,18 @@ import numpy as np
 from numba import njit, prange
 
 
+@njit(cache=True, inline="always")
+def cell_coordinate(xk, lk, nk):
+    """The cell, 0 .. nk - 1, of coordinate ``xk`` along a periodic box edge of length ``lk`` cut into ``nk`` cells
+    (any image of the box: the coordinate is wrapped first). Shared by this module and :mod:`meso_kernels.cuda`."""
+    s = xk / lk
+    s -= math.floor(s)
+    ck = int(s * nk)
+    if ck >= nk:
+        ck = nk - 1
+    return ck
+
+
 @njit(cache=True)
 def _cell_sort(x, box, ncell):
     """Assign particles to cells; return (cell_start (ncells+1,), order (N,)) with particles of cell c at
@@ -39,12 +51,7 @@ def _cell_sort(x, box, ncell):
     for i in range(n):
         c = 0
         for k in range(d):
-            s = x[i, k] / box[k]
-            s -= math.floor(s)
-            ck = int(s * ncell[k])
-            if ck >= ncell[k]:
-                ck = ncell[k] - 1
-            c = c * ncell[k] + ck
+            c = c * ncell[k] + cell_coordinate(x[i, k], box[k], ncell[k])
         cell[i] = c
     start = np.zeros(ntot + 1, np.int64)
     for i in range(n):

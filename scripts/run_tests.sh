@@ -19,6 +19,7 @@ python -m pytest "${pytest_args[@]}" "$@" || failed+=("pytest")
 # - numpy's run-time SIMD dispatch is switched off down to its baseline (SSE4.2 on x86-64). NumPy >= 2.4 groups its
 #   dispatch targets as X86_V3 (AVX2, FMA3), X86_V4 (AVX-512 F/CD/BW/DQ/VL), AVX512_ICL and AVX512_SPR; older
 #   numpy names the single features, which are listed as well (names a numpy does not know are ignored).
+# (tests/cuda_ptx is left out there: PTX does not depend on the host CPU.)
 # Set MESO_SKIP_SECOND_ISA=1 to leave this pass out (e.g. when iterating on one test).
 NPY_OTHER_ISA_OFF="X86_V3 X86_V4 AVX512_ICL AVX512_SPR AVX2 FMA3 AVX512F AVX512CD AVX512_KNL AVX512_KNM AVX512_SKX \
 AVX512_CLX AVX512_CNL"
@@ -29,7 +30,7 @@ if [ "${MESO_SKIP_SECOND_ISA:-0}" != 1 ]; then
             NPY_DISABLE_CPU_FEATURES="$NPY_OTHER_ISA_OFF"
         python -c 'from meso_kernels.cpuinfo import cpu_record as c; r = c()
 print("numba target:", r["numba_target"], "| numpy SIMD:", " ".join(r["numpy_simd"]))' \
-            && python -m pytest "${pytest_args[@]}" "$@"
+            && python -m pytest "${pytest_args[@]}" --ignore=tests/cuda_ptx "$@"
     ) || failed+=("pytest (second instruction set)")
 fi
 
