@@ -51,11 +51,41 @@ class ElasticSeries:
         return out
 
     @property
+    def run_time(self):
+        """Length of each run's measurement, prod_steps δt (time units)."""
+        return np.array([float(p.arrays["prod_steps"]) * p.model.state_point.dt for p in self.points])
+
+    @property
+    def lntau_err_source(self):
+        """How :attr:`lntau_err` was obtained per state point: "blocks" (the scatter of the run's blocks of time
+        origins), "scaled" (a run stored with two blocks: the blocks' error of this model's other runs, scaled by
+        run length) or "none" (no run of this model has blocks: the fits rely on their floor alone)."""
+        return self._lntau()[1]
+
+    @property
     def lntau_err(self):
-        """Standard error of ln τ_α per state point from the blocks of time origins (:attr:`checks`); 0 where no
-        check is possible (runs stored with two blocks: the fits then rely on their stated floor alone)."""
-        errs = [c.lntau_err if c is not None and not isinstance(c, ValueError) else 0.0 for c in self.checks]
-        return np.array([e if np.isfinite(e) else 0.0 for e in errs])
+        """Standard error of ln τ_α per state point.
+
+        Where the run has ≥ 4 blocks of time origins, from their scatter (:attr:`checks`). Runs stored with two
+        blocks have no such estimate; giving them none (only the fit's floor) would weigh them as if τ_α were known
+        to a few per cent, while the runs with blocks show ~10–25 %. Their error is scaled instead from this
+        model's runs with blocks by the statistics of a time average over n ≈ t_run/τ_α independent relaxations,
+        σ = c (τ_α/t_run)^(1/2), with c the median of σ_k (t_run,k/τ_α,k)^(1/2) over those runs
+        (:attr:`lntau_err_source` says which points got which; 0 where no run of the model has blocks)."""
+        return self._lntau()[0]
+
+    def _lntau(self):
+        errs = np.array([c.lntau_err if c is not None and not isinstance(c, ValueError) else np.nan
+                         for c in self.checks], dtype=float)
+        ratio = self.tau_over_t0 * self.t0 / self.run_time  # τ_α / t_run
+        blocks = np.isfinite(errs) & np.isfinite(ratio)
+        source = np.where(blocks, "blocks", "none").astype(object)
+        if blocks.any():
+            c = float(np.median(errs[blocks] / np.sqrt(ratio[blocks])))
+            scaled = ~blocks & np.isfinite(ratio)
+            errs[scaled] = c * np.sqrt(ratio[scaled])
+            source[scaled] = "scaled"
+        return np.where(np.isfinite(errs), errs, 0.0), source.astype(str)
 
     @property
     def stationary(self):
@@ -253,12 +283,14 @@ def ensemble_table(analyses, label=str):
 
 
 def points_table(analysis):
-    """Every plotted number of one model, one row per state point (the CSV next to the data): T, τ_α/t0, t0, the
+    """Every plotted number of one model, one row per state point (the CSV next to the data): T, τ_α/t0 with the
+    standard error of ln τ_α and where it came from (:attr:`ElasticSeries.lntau_err`), t0, the
     ensemble means of κ and G with standard errors, their relative changes with 90 % intervals, and whether the
     point is in the fitted (activated) range."""
     import pandas as pd
     s = analysis.series
-    out = {"T": s.T, "tau_alpha/t0": s.tau_over_t0, "t0": s.t0, "a0": np.full(len(s.T), s.a0),
+    out = {"T": s.T, "tau_alpha/t0": s.tau_over_t0, "lntau_err": s.lntau_err, "lntau_err_from": s.lntau_err_source,
+           "t0": s.t0, "a0": np.full(len(s.T), s.a0),
            "fitted": analysis.activated, "stationary": analysis.stationary,
            "n_ihs": [len(e["G"]) for e in s.ensembles]}
     for name in ("kappa", "G"):

@@ -90,3 +90,22 @@ def test_non_stationary_points_are_left_out(ipl_series, monkeypatch):
     a = analyse_series(ipl_series, activated_from=0.0, n_resamples=200, require_stationary=False)
     assert a.activated.all() and not a.stationary[-1]
     assert list(points_table(a)["stationary"]) == [True, True, False]
+
+
+def test_lntau_error_of_runs_without_blocks_is_scaled_by_run_length(ipl_series):
+    """Runs stored with two blocks of origins have no block error of ln tau_alpha; they get the model's block error
+    scaled by sqrt(tau_alpha / t_run) (the statistics of a time average), not zero."""
+    import dataclasses
+    s = ipl_series
+    assert list(s.lntau_err_source) == ["blocks"] * 3 and np.all(s.lntau_err > 0)
+    ratio = s.tau_over_t0 * s.t0 / s.run_time
+    assert np.all((ratio > 0) & (ratio < 1))  # each run is longer than its tau_alpha
+    two = dataclasses.replace(s)
+    two.__dict__["checks"] = [None] + list(s.checks[1:])  # as if the hottest run had two blocks
+    err, src = two.lntau_err, two.lntau_err_source
+    c = np.median(s.lntau_err[1:] / np.sqrt(ratio[1:]))
+    assert list(src) == ["scaled", "blocks", "blocks"]
+    assert err[0] == pytest.approx(c * np.sqrt(ratio[0]), rel=1e-12) and np.array_equal(err[1:], s.lntau_err[1:])
+    none = dataclasses.replace(s)
+    none.__dict__["checks"] = [None, None, None]
+    assert list(none.lntau_err_source) == ["none"] * 3 and np.all(none.lntau_err == 0)
