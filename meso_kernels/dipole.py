@@ -104,6 +104,9 @@ class DipoleStiffness:
     dense_max : largest n d for which "auto" may choose the dense route
     progress : show a tqdm progress bar over batches
     precondition : cg only: block-Jacobi preconditioning (inverse d×d diagonal blocks of M), default True
+    backend : "cpu" (default) or "cuda": where the CG solves run (:func:`meso_kernels.cuda.linsolve.block_cg` on a
+        :class:`meso_kernels.cuda.hessian.DeviceHessian`; pair models, shear = 0). With "cuda" the solver must be
+        "cg" or "auto" (which then means cg); the term list, rattlers and pair selection stay on the CPU.
 
     After :meth:`compute`: ``pairs (k, 2)`` (particle indices of the input system), ``kappa (k,)``,
     ``kappa_zmz (k,)``, ``residual (k,)``, ``converged (k,)``, ``local_kappa (N,)`` (mean κ_ij over the computed
@@ -112,9 +115,16 @@ class DipoleStiffness:
     """
 
     def __init__(self, solver="auto", rtol=1e-12, force_tol=1e-8, batch=64, dense_max=12000, progress=False,
-                 precondition=True):
+                 precondition=True, backend="cpu"):
         if solver not in SOLVERS:
             raise ValueError(f"unknown solver={solver!r}; allowed: {', '.join(SOLVERS)}")
+        if backend != "cpu":
+            from .cuda import check_backend
+            check_backend(backend)
+            if solver == "dense":
+                raise ValueError("solver='dense' is not available with backend='cuda'; allowed with "
+                                 "backend='cuda': solver='cg' or 'auto' (cg)")
+        self.backend = backend
         if not (np.isfinite(rtol) and 0 < rtol < 1):
             raise ValueError(f"rtol must lie in (0, 1), got {rtol!r}")
         if int(batch) < 1:
@@ -143,9 +153,11 @@ class DipoleStiffness:
         sel = self._select(pairs, n_random, seed, all_pairs, terms, new, rat)
         pi, pj = all_pairs[sel, 0], all_pairs[sel, 1]
         nhat = rvec[sel] / np.linalg.norm(rvec[sel], axis=1)[:, None]
-        M = _bsr(hessian_matrix(t), d)
         nd = t.n * d
         k = sel.size
+        if self.backend == "cuda":
+            return self._compute_cuda(system, model, t, rat, n, d, sel, pi, pj, shear)
+        M = _bsr(hessian_matrix(t), d)
         solver = self.solver
         if solver == "auto":
             solver = "dense" if (nd <= self.dense_max and k >= nd / 50) else "cg"
@@ -174,6 +186,36 @@ class DipoleStiffness:
             bsr_matmat(indptr, indices, M.data, np.ascontiguousarray(Z), MZ)
             kap[s0:s1], kap2[s0:s1], res[s0:s1] = _kappas(D, Z, MZ)
         conv[:] = res <= (10 * self.rtol if solver == "cg" else 1e-8)
+        return self._store(t, pi, pj, kap, kap2, res, conv, rat, n, solver, nit)
+
+    def _compute_cuda(self, system, model, t, rat, n, d, sel, pi, pj, shear):
+        """The CG solves on the device (see ``backend``)."""
+        from .cuda.hessian import DeviceHessian, check_supported
+        from .cuda.linsolve import block_cg
+        check_supported(model, shear)
+        H = DeviceHessian(system, model, exclude=rat)
+        rows = (np.nonzero(~rat)[0][:, None] * d + np.arange(d)).ravel()   # compact row -> full row
+        k = sel.size
+        kap, kap2, res = np.empty(k), np.empty(k), np.empty(k)
+        nit = np.zeros(k, np.int64)
+        starts = range(0, k, self.batch)
+        if self.progress:
+            from tqdm.auto import tqdm
+            starts = tqdm(starts, desc="kappa (cg, cuda)", unit="batch")
+        for s0 in starts:
+            s1 = min(s0 + self.batch, k)
+            D = dipole_matrix(t, sel[s0:s1])
+            Df = np.zeros((n * d, s1 - s0))
+            Df[rows] = D
+            r = block_cg(H, Df, rtol=self.rtol, precondition=self.precondition)
+            nit[s0:s1] = r.n_iter
+            MZ = H.matvec(r.x)
+            kap[s0:s1], kap2[s0:s1], res[s0:s1] = _kappas(D, np.ascontiguousarray(r.x[rows]),
+                                                          np.ascontiguousarray(MZ[rows]))
+        conv = res <= 10 * self.rtol
+        return self._store(t, pi, pj, kap, kap2, res, conv, rat, n, "cg", nit)
+
+    def _store(self, t, pi, pj, kap, kap2, res, conv, rat, n, solver, nit):
         orig = t.index
         self._pairs = np.stack([orig[pi], orig[pj]], axis=1)
         self._kappa, self._kappa_zmz, self._residual, self._converged = kap, kap2, res, conv

@@ -86,7 +86,7 @@ class ShearModulus:
     max_force: float
 
 
-def shear_modulus(system, model, solver="cg", force_tol=1e-8, rtol=1e-12, shear=0.0, terms=None):
+def shear_modulus(system, model, solver="cg", force_tol=1e-8, rtol=1e-12, shear=0.0, terms=None, backend="cpu"):
     """G of an inherent structure (Eq. A1) for simple shear in the x-y plane.
 
     Parameters
@@ -98,13 +98,35 @@ def shear_modulus(system, model, solver="cg", force_tol=1e-8, rtol=1e-12, shear=
     rtol : relative residual of the CG solve
     shear : strain γ of the periodic cell (Lees–Edwards), 0 by default
     terms : optional precomputed :class:`~meso_kernels.hessian.Terms` of this system
+    backend : "cpu" (default) or "cuda": where the CG solve runs (:func:`meso_kernels.cuda.linsolve.block_cg` on a
+        :class:`meso_kernels.cuda.hessian.DeviceHessian`; pair models, shear = 0; solver "cg" or "auto" only). Born
+        term and Ξ are computed on the CPU from the term list either way.
     """
     if solver not in SOLVERS:
         raise ValueError(f"unknown solver={solver!r}; allowed: {', '.join(SOLVERS)}")
+    if backend != "cpu":
+        from .cuda import check_backend
+        check_backend(backend)
+        if solver == "dense":
+            raise ValueError("solver='dense' is not available with backend='cuda'; allowed with backend='cuda': "
+                             "solver='cg' or 'auto' (cg)")
     solver = "cg" if solver == "auto" else solver
     terms = build_terms(system, model, shear=shear) if terms is None else terms
     t, rat, fmax = solvable_terms(terms, force_tol)
     dudg, born, xi = shear_derivatives(t)
+    if backend == "cuda":
+        from .cuda.hessian import DeviceHessian, check_supported
+        from .cuda.linsolve import block_cg
+        check_supported(model, shear)
+        H = DeviceHessian(system, model, exclude=rat)
+        xf = np.zeros((terms.n, t.d))
+        xf[~rat] = xi
+        r = block_cg(H, xf, rtol=rtol)
+        z, res, conv = r.x[~rat], float(r.residual[0]), bool(r.converged[0])
+        V = terms.volume
+        nonaffine = float(xi.ravel() @ z.ravel()) / V
+        return ShearModulus(born / V - nonaffine, born / V, nonaffine, dudg / V, "cg", res, conv, int(rat.sum()),
+                            fmax)
     M = hessian_matrix(t)
     if solver == "dense":
         z = DenseInverse(M, t.d).solve(xi)

@@ -173,14 +173,27 @@ class NVE:
     model : :class:`meso_kernels.models.Model`
     dt : time step (model time units), > 0
     skin : Verlet skin (length units)
+    backend : ``"cpu"`` (default: this class) or ``"cuda"``: the constructor then returns a
+        :class:`meso_kernels.cuda.integrate.DeviceNVE` (state on the GPU; ``RuntimeError`` from
+        :func:`meso_kernels.cuda.require` without one). :attr:`backend` says which ran (for provenance, with
+        ``meso_kernels.cuda.device_name()``; the device classes carry it as ``device``).
 
     Internally particles are kept in cell order (permuted at each neighbour-list build); ``x``, ``v``, ``types``,
     ``forces`` and ``system`` are always returned in the caller's original order.
     """
 
     thermostat = False
+    backend = "cpu"
 
-    def __init__(self, system, model, dt, skin=0.3):
+    def __new__(cls, *args, backend="cpu", **kwargs):
+        if backend != "cpu":
+            from .cuda import check_backend
+            check_backend(backend)   # ValueError for an unknown backend, RuntimeError without a GPU
+            from .cuda.integrate import DeviceNoseHoover, DeviceNVE
+            return (DeviceNoseHoover if cls.thermostat else DeviceNVE)(*args, **kwargs)
+        return super().__new__(cls)
+
+    def __init__(self, system, model, dt, skin=0.3, backend="cpu"):
         from .forces import ForceField
         system.check_model(model)
         if not (np.isfinite(dt) and dt > 0):
@@ -405,11 +418,13 @@ class NoseHoover(NVE):
     tau : thermostat coupling time (time units), > 0; the paper's tau_NH (model.state_point.tau_nh)
     chain : number of thermostats in the chain (>= 1), default 3
     seed : if the system has no velocities, draw Maxwell–Boltzmann velocities at T with this seed
+    backend : ``"cpu"`` (default) or ``"cuda"`` (returns a :class:`meso_kernels.cuda.integrate.DeviceNoseHoover`:
+        the same chain with positions, velocities, forces and the chain on the GPU)
     """
 
     thermostat = True
 
-    def __init__(self, system, model, dt, T, tau, chain=3, skin=0.3, seed=None):
+    def __init__(self, system, model, dt, T, tau, chain=3, skin=0.3, seed=None, backend="cpu"):
         if not (np.isfinite(T) and T > 0):
             raise ValueError(f"T must be a positive temperature, got {T!r}")
         if not (np.isfinite(tau) and tau > 0):
@@ -439,12 +454,13 @@ class NoseHoover(NVE):
         return self.potential_energy() + self.kinetic_energy() + ext
 
 
-def thermalize(system, model, T, nsteps, dt=None, tau=None, seed=0, relax_ftol=1.0, progress=False):
+def thermalize(system, model, T, nsteps, dt=None, tau=None, seed=0, relax_ftol=1.0, progress=False, backend="cpu"):
     """Bring a (freshly generated) configuration to temperature T: a loose FIRE quench removes close contacts
     (max |F_i| < ``relax_ftol``; ``relax_ftol=None`` skips it, for a configuration that is already a liquid's),
     then Maxwell–Boltzmann velocities at T (``seed``) and ``nsteps`` Nosé–Hoover
     steps with the model's dt and tau_NH unless given. Returns the running :class:`NoseHoover` integrator.
-    Whether ``nsteps`` suffices is the caller's to check (MSD and F_s time-translation invariant)."""
+    Whether ``nsteps`` suffices is the caller's to check (MSD and F_s time-translation invariant).
+    ``backend="cuda"`` runs the quench and the integrator on the GPU."""
     from .initial import maxwell_boltzmann
     from .quench import quench
     sp = model.state_point
@@ -453,8 +469,8 @@ def thermalize(system, model, T, nsteps, dt=None, tau=None, seed=0, relax_ftol=1
     if relax_ftol is None:
         relaxed = system.copy()
     else:
-        relaxed, _ = quench(system, model, method="fire", ftol=relax_ftol, max_steps=20_000)
+        relaxed, _ = quench(system, model, method="fire", ftol=relax_ftol, max_steps=20_000, backend=backend)
     relaxed.velocities = maxwell_boltzmann(relaxed.N, relaxed.dim, T, seed)
-    sim = NoseHoover(relaxed, model, dt=dt, T=T, tau=tau)
+    sim = NoseHoover(relaxed, model, dt=dt, T=T, tau=tau, backend=backend)
     sim.run(nsteps, progress=progress)
     return sim

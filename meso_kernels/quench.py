@@ -18,7 +18,8 @@ from .system import System
 METHODS = {"fire": fire, "cg": cg}
 
 
-def quench(system, model, method="fire", ftol=1e-10, max_steps=200_000, skin=0.3, shear=0.0, **options):
+def quench(system, model, method="fire", ftol=1e-10, max_steps=200_000, skin=0.3, shear=0.0, backend="cpu",
+           **options):
     """Minimise the potential energy from ``system`` at fixed box (and fixed shear strain).
 
     Parameters
@@ -33,6 +34,9 @@ def quench(system, model, method="fire", ftol=1e-10, max_steps=200_000, skin=0.3
     shear : simple-shear strain gamma of the Lees–Edwards cell, |gamma| <= 0.1 (see
         :class:`~meso_kernels.forces.ForceField`): the periodic lattice is L_x e_x, L_y (gamma e_x + e_y), L_z e_z
         and the minimisation is at this fixed strain.
+    backend : ``"cpu"`` (default) or ``"cuda"``: FIRE on the GPU (:func:`meso_kernels.cuda.quench.quench`; method
+        "fire" and shear = 0 only; ``RuntimeError`` from :func:`meso_kernels.cuda.require` without a GPU). Its
+        result also carries ``backend`` and ``device`` (:func:`meso_kernels.cuda.device_name`) for provenance.
 
     Returns
     -------
@@ -49,8 +53,16 @@ def quench(system, model, method="fire", ftol=1e-10, max_steps=200_000, skin=0.3
         x = wrap_sheared(affine_shear(ihs.positions, g), ihs.box, g)
         ihs_g, res_g = quench(System(x, ihs.box, ihs.types), model, "cg", shear=g)
     """
+    if backend != "cpu":
+        from .cuda import check_backend
+        check_backend(backend)   # ValueError for an unknown backend, RuntimeError without a GPU
     if method not in METHODS:
         raise ValueError(f"unknown method={method!r}; allowed: {', '.join(METHODS)}")
+    if backend == "cuda":
+        if shear != 0.0:
+            raise ValueError(f"shear={shear!r}: the device force field has no Lees–Edwards cell; use backend='cpu'")
+        from .cuda.quench import quench as device_quench
+        return device_quench(system, model, method=method, ftol=ftol, max_steps=max_steps, skin=skin, **options)
     system.check_model(model)
     ff = ForceField(model, system.box, skin=skin, shear=shear)
     gamma = ff.shear

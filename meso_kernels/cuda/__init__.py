@@ -7,7 +7,15 @@ on an NVIDIA GPU, or, with ``NUMBA_ENABLE_CUDASIM=1`` set before numba is first 
 - :mod:`meso_kernels.cuda.forces`: energy, forces and virial (:class:`~meso_kernels.cuda.forces.DeviceForceField`,
   the device twin of :class:`meso_kernels.forces.ForceField`);
 - :mod:`meso_kernels.cuda.neighbors`: a full Verlet list with skin built on the device from a cell list
-  (:class:`~meso_kernels.cuda.neighbors.DeviceNeighborList`).
+  (:class:`~meso_kernels.cuda.neighbors.DeviceNeighborList`);
+- :mod:`meso_kernels.cuda.integrate`: velocity-Verlet NVE and Nosé–Hoover-chain NVT steps that stay on the device
+  (``NVE(..., backend="cuda")``, ``NoseHoover(..., backend="cuda")``);
+- :mod:`meso_kernels.cuda.quench`: FIRE on the device (``quench(..., method="fire", backend="cuda")``);
+- :mod:`meso_kernels.cuda.hessian`: the matrix-free Hessian–vector product (pair models) and its block-Jacobi
+  preconditioner; :mod:`meso_kernels.cuda.linsolve`: CG over many right-hand sides at once
+  (``DipoleStiffness(solver="cg", backend="cuda")``, ``shear_modulus(..., backend="cuda")``).
+
+:func:`kernels_for` lists every kernel a model uses (the PTX compile test compiles each of them).
 
 One definition of each potential: the kernels call the models' ``@njit`` scalar functions
 (:func:`meso_kernels.models.dispatch.pair_eval`, :func:`meso_kernels.models.sw.triplet`) directly; numba-cuda compiles
@@ -32,8 +40,8 @@ import math
 import numba
 from numba import cuda
 
-__all__ = ["BACKENDS", "KernelSpec", "available", "check_backend", "device_name", "require", "simulator",
-           "DeviceForceField", "DeviceNeighborList"]
+__all__ = ["BACKENDS", "KernelSpec", "available", "check_backend", "device_name", "kernels_for", "require",
+           "simulator", "DeviceForceField", "DeviceNeighborList"]
 
 #: the values of every ``backend=`` parameter
 BACKENDS = ("cpu", "cuda")
@@ -164,3 +172,14 @@ def __getattr__(name):
         from .neighbors import DeviceNeighborList
         return DeviceNeighborList
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def kernels_for(model):
+    """Every :class:`KernelSpec` the device classes launch for ``model`` (forces, neighbour list, MD, FIRE, Hessian–
+    vector product, CG), without duplicates: what ``tests/cuda_ptx`` compiles to PTX."""
+    from . import forces, hessian, integrate, linsolve, neighbors, quench
+    specs = {}
+    for k in (forces.kernels_for(model) + neighbors.kernels(model.dim) + integrate.kernels(model.dim)
+              + quench.kernels(model.dim) + hessian.kernels_for(model) + linsolve.kernels(model.dim)):
+        specs.setdefault(k.name, k)
+    return list(specs.values())

@@ -18,11 +18,10 @@ CC = (9, 0)
 
 def all_kernels():
     """name -> KernelSpec of every kernel of meso_kernels.cuda for the dynamics models and the 2D IPL."""
-    from meso_kernels.cuda import forces, neighbors
+    from meso_kernels.cuda import kernels_for
     specs = {}
     for key in MODEL_KEYS + ("ipl2d",):
-        m = model_for(key)
-        for k in forces.kernels_for(m) + neighbors.kernels(m.dim):
+        for k in kernels_for(model_for(key)):
             specs.setdefault(k.name, k)
     return specs
 
