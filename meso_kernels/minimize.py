@@ -174,6 +174,26 @@ def _finish(method, x, E, f2max, k, nfev, ftol, converged, message):
 # FIRE
 # ---------------------------------------------------------------------------------------------------------------------
 
+def check_fire_parameters(dt_start, dt_max, dt_min, n_min, f_inc, f_dec, alpha_start, f_alpha):
+    """Validate FIRE's parameters (as :func:`fire` documents them; ValueError naming the bad one) and return dt_min
+    (``None``: 0.02 dt_start). Shared by :func:`fire` and the device FIRE of :mod:`meso_kernels.cuda.quench`."""
+    _positive("dt_start", dt_start)
+    _positive("dt_max", dt_max)
+    if dt_max < dt_start:
+        raise ValueError(f"dt_max must be >= dt_start, got dt_max={dt_max!r} < dt_start={dt_start!r}")
+    if dt_min is None:
+        dt_min = 0.02 * dt_start
+    _positive("dt_min", dt_min, upper=dt_start)
+    if isinstance(n_min, bool) or not isinstance(n_min, (int, np.integer)) or n_min < 0:
+        raise ValueError(f"n_min must be an integer >= 0, got {n_min!r}")
+    if not (isinstance(f_inc, (int, float, np.integer, np.floating)) and math.isfinite(f_inc) and f_inc >= 1):
+        raise ValueError(f"f_inc must be a finite number >= 1, got {f_inc!r}")
+    _positive("f_dec", f_dec, upper=1, upper_inclusive=False)
+    _positive("alpha_start", alpha_start, upper=1, upper_inclusive=False)
+    _positive("f_alpha", f_alpha, upper=1)
+    return dt_min
+
+
 def fire(energy_forces: EnergyForces, x0, ftol: float = 1e-10, max_steps: int = 200_000, dt_start: float = 0.1,
          dt_max: float = 0.4, n_min: int = 5, f_inc: float = 1.1, f_dec: float = 0.5, alpha_start: float = 0.1,
          f_alpha: float = 0.99, max_step: float | None = 0.1, dt_min: float | None = None,
@@ -225,20 +245,7 @@ def fire(energy_forces: EnergyForces, x0, ftol: float = 1e-10, max_steps: int = 
     References: Bitzek et al., PRL 97, 170201 (2006); Guénolé et al., Comput. Mater. Sci. 175, 109584 (2020).
     """
     x = _validate(energy_forces, x0, ftol, max_steps, max_step)
-    _positive("dt_start", dt_start)
-    _positive("dt_max", dt_max)
-    if dt_max < dt_start:
-        raise ValueError(f"dt_max must be >= dt_start, got dt_max={dt_max!r} < dt_start={dt_start!r}")
-    if dt_min is None:
-        dt_min = 0.02 * dt_start
-    _positive("dt_min", dt_min, upper=dt_start)
-    if isinstance(n_min, bool) or not isinstance(n_min, (int, np.integer)) or n_min < 0:
-        raise ValueError(f"n_min must be an integer >= 0, got {n_min!r}")
-    if not (isinstance(f_inc, (int, float, np.integer, np.floating)) and math.isfinite(f_inc) and f_inc >= 1):
-        raise ValueError(f"f_inc must be a finite number >= 1, got {f_inc!r}")
-    _positive("f_dec", f_dec, upper=1, upper_inclusive=False)
-    _positive("alpha_start", alpha_start, upper=1, upper_inclusive=False)
-    _positive("f_alpha", f_alpha, upper=1)
+    dt_min = check_fire_parameters(dt_start, dt_max, dt_min, n_min, f_inc, f_dec, alpha_start, f_alpha)
 
     ftol2 = float(ftol) ** 2
     E, F, f2max = _evaluate(energy_forces, x, 0)

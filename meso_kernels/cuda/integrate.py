@@ -47,11 +47,11 @@ Example (runs only with a GPU or the simulator):
 """
 import functools
 import math
-import time
 
 import numpy as np
 from numba import cuda, float64, njit, types
 
+from ..integrate import NVE
 from ..integrate import _nhc_half as _nhc_half_cpu
 from . import TPB, KernelSpec, blocks, device_name, require
 from .forces import RB, DeviceForceField
@@ -319,33 +319,8 @@ class DeviceNVE:
         """The conserved quantity: total energy (NVE) or the Nosé–Hoover extended energy (NVT)."""
         return self.potential_energy() + self.kinetic_energy()
 
-    def run(self, nsteps, callback=None, every=None, progress=False):
-        """Advance ``nsteps`` steps; ``callback(self)`` after each block of ``every`` steps (as
-        :meth:`meso_kernels.integrate.NVE.run`). Raises ``FloatingPointError`` if the energy is not finite at the
-        end of a block."""
-        nsteps = int(nsteps)
-        if nsteps < 0:
-            raise ValueError(f"nsteps must be >= 0, got {nsteps}")
-        if every is not None and int(every) < 1:
-            raise ValueError(f"every must be a positive number of steps, got {every}")
-        block = nsteps if every is None else int(every)
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-            bar = tqdm(total=nsteps, desc=type(self).__name__, unit="step")
-        done = 0
-        t0 = time.perf_counter()
-        while done < nsteps:
-            n = min(block, nsteps - done)
-            self._advance(n)
-            done += n
-            if bar is not None:
-                bar.update(n)
-            if callback is not None:
-                callback(self)
-        self.wall_time += time.perf_counter() - t0
-        if bar is not None:
-            bar.close()
+    # advance in blocks with callbacks and a progress bar, exactly as on the CPU (it calls :meth:`_advance`)
+    run = NVE.run
 
     def _advance(self, n):
         nb, tpb, nr = launch_sizes(self.N)

@@ -31,7 +31,7 @@ import warnings
 import numpy as np
 from numba import cuda, float64, types
 
-from ..minimize import MinimizeResult, _positive, _validate
+from ..minimize import MinimizeResult, _validate, check_fire_parameters
 from . import KernelSpec, device_name, require
 from .forces import RB, DeviceForceField
 from .integrate import launch_sizes
@@ -225,20 +225,7 @@ def fire(ff, x0, types_, ftol=1e-10, max_steps=200_000, dt_start=0.1, dt_max=0.4
     require()
     x_h = _validate(lambda x: None, x0.copy_to_host() if hasattr(x0, "copy_to_host") else x0, ftol, max_steps,
                     max_step)
-    _positive("dt_start", dt_start)
-    _positive("dt_max", dt_max)
-    if dt_max < dt_start:
-        raise ValueError(f"dt_max must be >= dt_start, got dt_max={dt_max!r} < dt_start={dt_start!r}")
-    if dt_min is None:
-        dt_min = 0.02 * dt_start
-    _positive("dt_min", dt_min, upper=dt_start)
-    if isinstance(n_min, bool) or not isinstance(n_min, (int, np.integer)) or n_min < 0:
-        raise ValueError(f"n_min must be an integer >= 0, got {n_min!r}")
-    if not (isinstance(f_inc, (int, float, np.integer, np.floating)) and math.isfinite(f_inc) and f_inc >= 1):
-        raise ValueError(f"f_inc must be a finite number >= 1, got {f_inc!r}")
-    _positive("f_dec", f_dec, upper=1, upper_inclusive=False)
-    _positive("alpha_start", alpha_start, upper=1, upper_inclusive=False)
-    _positive("f_alpha", f_alpha, upper=1)
+    dt_min = check_fire_parameters(dt_start, dt_max, dt_min, n_min, f_inc, f_dec, alpha_start, f_alpha)
 
     n, d = x_h.shape
     x = cuda.to_device(x_h)
