@@ -164,6 +164,43 @@ def _md_loop(nsteps, resume, x, v, vstate, F, en, types, ids, img, box, dt, nl, 
     return nsteps, _DONE
 
 
+def check_nve_parameters(system, model, dt):
+    """Validate the inputs of :class:`NVE` (the system fits the model, dt > 0, the system has velocities;
+    ValueError saying which) and return ``float(dt)``. Shared by :class:`NVE` and the device
+    :class:`meso_kernels.cuda.integrate.DeviceNVE`."""
+    system.check_model(model)
+    if not (np.isfinite(dt) and dt > 0):
+        raise ValueError(f"dt must be a positive time step, got {dt!r}")
+    if system.velocities is None:
+        raise ValueError("system.velocities is None: NVE needs initial velocities "
+                         "(meso_kernels.initial.maxwell_boltzmann)")
+    return float(dt)
+
+
+def check_nvt_parameters(T, tau, chain):
+    """Validate the Nosé–Hoover parameters (as :class:`NoseHoover` documents them; ValueError naming the bad one)
+    and return them as ``(float(T), float(tau), int(chain))``. Shared by :class:`NoseHoover` and the device
+    :class:`meso_kernels.cuda.integrate.DeviceNoseHoover`."""
+    if not (np.isfinite(T) and T > 0):
+        raise ValueError(f"T must be a positive temperature, got {T!r}")
+    if not (np.isfinite(tau) and tau > 0):
+        raise ValueError(f"tau must be a positive coupling time, got {tau!r}")
+    if int(chain) < 1:
+        raise ValueError(f"chain must be a positive number of thermostats, got {chain!r}")
+    return float(T), float(tau), int(chain)
+
+
+def nhc_chain(d, n, T, tau, chain):
+    """The initial Nosé–Hoover chain of ``n`` particles in ``d`` dimensions at temperature ``T``: ``(g, xi, pxi,
+    Q)`` with g = d (n - 1) degrees of freedom, positions xi and momenta pxi zero, masses Q_1 = g T tau^2,
+    Q_k = T tau^2 (module docstring). Shared by :class:`NoseHoover` and
+    :class:`meso_kernels.cuda.integrate.DeviceNoseHoover`."""
+    g = d * (n - 1)
+    Q = np.full(chain, T * tau**2)
+    Q[0] *= g
+    return g, np.zeros(chain), np.zeros(chain), Q
+
+
 class NVE:
     """Velocity-Verlet integration at constant N, V, E.
 
@@ -195,14 +232,8 @@ class NVE:
 
     def __init__(self, system, model, dt, skin=0.3, backend="cpu"):
         from .forces import ForceField
-        system.check_model(model)
-        if not (np.isfinite(dt) and dt > 0):
-            raise ValueError(f"dt must be a positive time step, got {dt!r}")
-        if system.velocities is None:
-            raise ValueError("system.velocities is None: NVE needs initial velocities "
-                             "(meso_kernels.initial.maxwell_boltzmann)")
+        self.dt = check_nve_parameters(system, model, dt)
         self.model = model
-        self.dt = float(dt)
         self.box = np.asarray(system.box, dtype=float).copy()
         self._types = np.ascontiguousarray(system.types, dtype=np.int64).copy()
         self._x = np.ascontiguousarray(system.positions, dtype=float).copy()
@@ -425,13 +456,7 @@ class NoseHoover(NVE):
     thermostat = True
 
     def __init__(self, system, model, dt, T, tau, chain=3, skin=0.3, seed=None, backend="cpu"):
-        if not (np.isfinite(T) and T > 0):
-            raise ValueError(f"T must be a positive temperature, got {T!r}")
-        if not (np.isfinite(tau) and tau > 0):
-            raise ValueError(f"tau must be a positive coupling time, got {tau!r}")
-        if int(chain) < 1:
-            raise ValueError(f"chain must be a positive number of thermostats, got {chain!r}")
-        self._T, self._tau, self._chain = float(T), float(tau), int(chain)
+        self._T, self._tau, self._chain = check_nvt_parameters(T, tau, chain)
         if system.velocities is None:
             from .initial import maxwell_boltzmann
             system = system.copy()
@@ -441,13 +466,9 @@ class NoseHoover(NVE):
         self._vstate[1] = float(np.sum(self._v**2))
 
     def _setup_thermostat(self):
-        d, N = self._x.shape[1], self._x.shape[0]
-        self.g = d * (N - 1)
+        n, d = self._x.shape
         self.T = self._T
-        self.xi = np.zeros(self._chain)
-        self.pxi = np.zeros(self._chain)
-        self.Q = np.full(self._chain, self.T * self._tau**2)
-        self.Q[0] *= self.g
+        self.g, self.xi, self.pxi, self.Q = nhc_chain(d, n, self.T, self._tau, self._chain)
 
     def conserved(self):
         ext = float(np.sum(self.pxi**2 / (2 * self.Q)) + self.g * self.T * self.xi[0] + self.T * np.sum(self.xi[1:]))

@@ -285,6 +285,33 @@ def max_displacement2(x, xref, box):
     return m
 
 
+def check_list_geometry(rcut, box, skin, square=False):
+    """Validate the parameters of a Verlet list with skin (box of 2 or 3 positive finite lengths, skin > 0, cut-offs
+    > 0, r_c,max + skin <= L/2; ValueError saying which) and return ``(rcut, box, reach)``: ``rcut`` as a 2-D float
+    array, ``box`` as a float array, ``reach = r_c,max + skin`` (float). ``square=True`` also requires ``rcut`` to be
+    an (ntypes, ntypes) array (the device list's message). Shared by :class:`NeighborList` and
+    :class:`meso_kernels.cuda.neighbors.DeviceNeighborList`."""
+    rcut = np.atleast_2d(np.asarray(rcut, dtype=float))
+    box = np.asarray(box, dtype=float)
+    if box.ndim != 1 or box.size not in (2, 3):
+        raise ValueError(f"box must have shape (2,) or (3,), got {box.shape}")
+    if not np.all(np.isfinite(box)) or np.any(box <= 0):
+        raise ValueError(f"box lengths must be positive and finite, got {box}")
+    if not np.isfinite(skin) or skin <= 0:
+        raise ValueError(f"skin must be a positive number, got {skin}")
+    if square:
+        if rcut.ndim != 2 or rcut.shape[0] != rcut.shape[1] or np.any(rcut <= 0):
+            raise ValueError(f"rcut must be a positive (ntypes, ntypes) array, got {rcut}")
+    elif np.any(rcut <= 0):
+        raise ValueError("rcut must be positive")
+    reach = float(rcut.max()) + skin
+    if reach > 0.5 * box.min():
+        raise ValueError(
+            f"box too small for the cut-off: r_c + skin = {reach:.4g} exceeds half the smallest box length "
+            f"{0.5 * box.min():.4g}; use more particles (larger box) or a smaller skin")
+    return rcut, box, reach
+
+
 class NeighborList:
     """Verlet list with skin built from a cell list, or by all-pairs search in boxes too small for one (see :meth:`_setup_cells`).
 
@@ -300,27 +327,13 @@ class NeighborList:
     """
 
     def __init__(self, rcut, box, skin=0.3, half=True):
-        rcut = np.atleast_2d(np.asarray(rcut, dtype=float))
-        box = np.asarray(box, dtype=float)
-        if box.ndim != 1 or box.size not in (2, 3):
-            raise ValueError(f"box must have shape (2,) or (3,), got {box.shape}")
-        if not np.all(np.isfinite(box)) or np.any(box <= 0):
-            raise ValueError(f"box lengths must be positive and finite, got {box}")
-        if not np.isfinite(skin) or skin <= 0:
-            raise ValueError(f"skin must be a positive number, got {skin}")
-        if np.any(rcut <= 0):
-            raise ValueError("rcut must be positive")
-        reach = rcut.max() + skin
-        if reach > 0.5 * box.min():
-            raise ValueError(
-                f"box too small for the cut-off: r_c + skin = {reach:.4g} exceeds half the smallest box length "
-                f"{0.5 * box.min():.4g}; use more particles (larger box) or a smaller skin")
+        rcut, box, reach = check_list_geometry(rcut, box, skin)
         self.rcut = rcut
         self.box = box
         self.skin = float(skin)
         self.half = bool(half)
         self.cutsq = (rcut + skin) ** 2
-        self.reach = float(reach)
+        self.reach = reach
         self._cells_for = None
         self.nlist = np.zeros((0, 0), np.int64)
         self.image = np.zeros((0, 0), np.int8)

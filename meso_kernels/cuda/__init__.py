@@ -38,16 +38,20 @@ ValueError: backend='gpu' is not allowed; allowed values: 'cpu', 'cuda'
 import math
 
 import numba
-from numba import cuda
+from numba import cuda, float64, int32
 
-__all__ = ["BACKENDS", "KernelSpec", "available", "check_backend", "device_name", "kernels_for", "require",
-           "simulator", "DeviceForceField", "DeviceNeighborList"]
+__all__ = ["BACKENDS", "KernelSpec", "available", "check_backend", "device_function", "device_name", "kernels_for",
+           "require", "simulator", "DeviceForceField", "DeviceNeighborList"]
 
 #: the values of every ``backend=`` parameter
 BACKENDS = ("cpu", "cuda")
 
 #: threads per block of the one-thread-per-particle kernels
 TPB = 64
+
+#: the array types of the kernels' signatures (C-contiguous): float64 of 1, 2, 3 dimensions, int32 of 1, 2
+F1, F2, F3 = float64[::1], float64[:, ::1], float64[:, :, ::1]
+I1, I2 = int32[::1], int32[:, ::1]
 
 _NO_GPU = ("no CUDA GPU found (numba.cuda.is_available() is False); use backend='cpu' (the default), or set "
            "NUMBA_ENABLE_CUDASIM=1 to run the kernels in numba's simulator, slowly")
@@ -93,6 +97,24 @@ def check_backend(backend):
     if backend == "cuda":
         require()
     return backend
+
+
+def device_function(func):
+    """``func`` as a device function that several kernels call (one definition of a piece of kernel code), made for
+    the way the kernels run:
+
+    - compiled (on a GPU, or by :meth:`KernelSpec.ptx` without one): ``numba.njit(inline="always")``, which
+      numba-cuda types inside the calling kernel and inlines there at the IR level, as it does the models' scalar
+      potentials. (A ``cuda.jit(device=True)`` function is compiled on its own for the compute capability of the
+      current GPU, which it asks the driver for: no PTX without a GPU.) ``func`` may use ``cuda.local.array`` with
+      sizes that are compile-time constants (closure variables of a factory);
+    - in the simulator: ``cuda.jit(device=True)``, run as Python with the simulator's device arrays and its
+      ``cuda.local`` (the CPU build of an ``njit`` function rejects both).
+
+    The choice is made when ``func`` is defined: the simulator is on or off for the whole process."""
+    if simulator():
+        return cuda.jit(device=True)(func)
+    return numba.njit(inline="always")(func)
 
 
 def blocks(n, tpb=TPB):

@@ -45,21 +45,26 @@ import functools
 import math
 
 import numpy as np
-from numba import cuda, float64, int32, types
+from numba import cuda, float64, types
 
 from ..models.dispatch import SW, pair_eval
 from ..models.sw import triplet
-from . import TPB, KernelSpec, blocks, require
-from .neighbors import DeviceNeighborList, as_device, is_device_array, min_image
+from . import F1, F2, F3, I1, I2, TPB, KernelSpec, blocks, device_function, require
+from .neighbors import DeviceNeighborList, as_device, is_device_array, min_image, pair_separation, particle_frame
 
-_F1 = float64[::1]
-_F2 = float64[:, ::1]
-_F3 = float64[:, :, ::1]
-_I1 = int32[::1]
-_I2 = int32[:, ::1]
 
 #: threads of the one-block reduction (a power of 2)
 RB = 64
+
+
+@device_function
+def load_table(table, local):
+    """``local[...] = table[...]`` for a 3-D table: a thread's copy of the parameter table (``local`` a
+    ``cuda.local.array`` of the table's shape; see the module's description)."""
+    for a in range(local.shape[0]):
+        for b in range(local.shape[1]):
+            for k in range(local.shape[2]):
+                local[a, b, k] = table[a, b, k]
 
 
 @functools.lru_cache(maxsize=None)
@@ -72,23 +77,16 @@ def pair_kernel(kind, dim, n_types, n_params):
     pair energies e[i] and half its pair virials w[i] (energy) over the full list row of i (pairs beyond
     r_c(t_i, t_j), listed because of the skin, are skipped)."""
     KIND, D, NT, NP = int(kind), int(dim), int(n_types), int(n_params)
+    frame, separation = particle_frame(D), pair_separation(D)
 
     def pair_forces(x, typ, nlist, counts, box, params, rcsq, f, e, w):
         i = cuda.grid(1)
         if i >= x.shape[0]:
             return
         p = cuda.local.array((NT, NT, NP), float64)
-        for a in range(NT):
-            for b in range(NT):
-                for k in range(NP):
-                    p[a, b, k] = params[a, b, k]
+        load_table(params, p)
         ti = typ[i]
-        xi = x[i, 0]
-        yi = x[i, 1]
-        zi = x[i, 2] if D == 3 else 0.0
-        lx = box[0]
-        ly = box[1]
-        lz = box[2] if D == 3 else 1.0
+        fi = frame(x, box, i)
         fx = 0.0
         fy = 0.0
         fz = 0.0
@@ -97,12 +95,7 @@ def pair_kernel(kind, dim, n_types, n_params):
         for m in range(counts[i]):
             j = nlist[i, m]
             tj = typ[j]
-            dx = min_image(x[j, 0] - xi, lx)
-            dy = min_image(x[j, 1] - yi, ly)
-            dz = 0.0
-            if D == 3:
-                dz = min_image(x[j, 2] - zi, lz)
-            r2 = dx * dx + dy * dy + dz * dz
+            dx, dy, dz, r2 = separation(x, j, fi)
             if r2 < rcsq[ti, tj]:
                 u, s, u2 = pair_eval(KIND, r2, p[ti, tj])
                 ei += u
@@ -118,7 +111,7 @@ def pair_kernel(kind, dim, n_types, n_params):
         w[i] = 0.5 * wi
 
     return KernelSpec(f"pair_kind{KIND}_{D}d_{NT}x{NT}x{NP}", pair_forces,
-                      types.void(_F2, _I1, _I2, _I1, _F1, _F3, _F2, _F2, _F1, _F1))
+                      types.void(F2, I1, I2, I1, F1, F3, F2, F2, F1, F1))
 
 
 @functools.lru_cache(maxsize=None)
@@ -194,7 +187,7 @@ def sw_triplet_kernel():
         e[i] += ei
         w[i] += wi
 
-    return KernelSpec("sw_triplets", sw_triplets, types.void(_F2, _I2, _I1, _F1, float64, _F1, _F2, _F1, _F1))
+    return KernelSpec("sw_triplets", sw_triplets, types.void(F2, I2, I1, F1, float64, F1, F2, F1, F1))
 
 
 @functools.lru_cache(maxsize=None)
@@ -225,7 +218,7 @@ def sum_kernel():
             out[0] = se[0]
             out[1] = sw_[0]
 
-    return KernelSpec("sums", sums, types.void(_F1, _F1, _F1))
+    return KernelSpec("sums", sums, types.void(F1, F1, F1))
 
 
 def kernels_for(model):

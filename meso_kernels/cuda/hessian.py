@@ -49,17 +49,12 @@ True
 import functools
 
 import numpy as np
-from numba import cuda, float64, int32, types
+from numba import cuda, float64, types
 
 from ..models.dispatch import pair_eval
-from . import TPB, KernelSpec, blocks, require
-from .neighbors import DeviceNeighborList, as_device, is_device_array, min_image
-
-_F1 = float64[::1]
-_F2 = float64[:, ::1]
-_F3 = float64[:, :, ::1]
-_I1 = int32[::1]
-_I2 = int32[:, ::1]
+from . import F1, F2, F3, I1, I2, TPB, KernelSpec, blocks, require
+from .forces import load_table
+from .neighbors import DeviceNeighborList, as_device, is_device_array, pair_separation, particle_frame
 
 
 @functools.lru_cache(maxsize=None)
@@ -73,37 +68,25 @@ def hessian_pairs_kernel(kind, dim, n_types, n_params):
     beyond r_c or i or j is not kept (``keep`` 1.0/0.0); and the inverse of the diagonal block Σ_j (c r rᵀ - s I)
     (zero for an excluded particle or a singular block)."""
     KIND, D, NT, NP = int(kind), int(dim), int(n_types), int(n_params)
+    frame, separation = particle_frame(D), pair_separation(D)
 
     def hessian_pairs(x, typ, nlist, counts, box, params, rcsq, keep, rv, cs, pinv):
         i = cuda.grid(1)
         if i >= x.shape[0]:
             return
         p = cuda.local.array((NT, NT, NP), float64)
-        for a in range(NT):
-            for b in range(NT):
-                for k in range(NP):
-                    p[a, b, k] = params[a, b, k]
+        load_table(params, p)
         h = cuda.local.array((3, 3), float64)
         for a in range(3):
             for b in range(3):
                 h[a, b] = 0.0
         ti = typ[i]
         ki = keep[i] > 0.0
-        xi = x[i, 0]
-        yi = x[i, 1]
-        zi = x[i, 2] if D == 3 else 0.0
-        lx = box[0]
-        ly = box[1]
-        lz = box[2] if D == 3 else 1.0
+        fi = frame(x, box, i)
         for m in range(counts[i]):
             j = nlist[i, m]
             tj = typ[j]
-            dx = min_image(x[j, 0] - xi, lx)
-            dy = min_image(x[j, 1] - yi, ly)
-            dz = 0.0
-            if D == 3:
-                dz = min_image(x[j, 2] - zi, lz)
-            r2 = dx * dx + dy * dy + dz * dz
+            dx, dy, dz, r2 = separation(x, j, fi)
             rv[i, m, 0] = dx
             rv[i, m, 1] = dy
             if D == 3:
@@ -150,7 +133,7 @@ def hessian_pairs_kernel(kind, dim, n_types, n_params):
             pinv[i, 2, 2] = w * a22
 
     return KernelSpec(f"hessian_pairs_kind{KIND}_{D}d_{NT}x{NT}x{NP}", hessian_pairs,
-                      types.void(_F2, _I1, _I2, _I1, _F1, _F3, _F2, _F1, _F3, _F3, _F3))
+                      types.void(F2, I1, I2, I1, F1, F3, F2, F1, F3, F3, F3))
 
 
 @functools.lru_cache(maxsize=None)
@@ -201,7 +184,7 @@ def hvp_kernel(dim):
                 q += vz * oz
             vq[i, col] = q
 
-    return KernelSpec(f"hvp_{D}d", hvp, types.void(_I2, _I1, _F3, _F3, _F2, _F2, _F2))
+    return KernelSpec(f"hvp_{D}d", hvp, types.void(I2, I1, F3, F3, F2, F2, F2))
 
 
 def kernels_for(model):

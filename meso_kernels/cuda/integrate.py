@@ -51,13 +51,11 @@ import math
 import numpy as np
 from numba import cuda, float64, njit, types
 
-from ..integrate import NVE
+from ..integrate import NVE, check_nve_parameters, check_nvt_parameters, nhc_chain
 from ..integrate import _nhc_half as _nhc_half_cpu
-from . import TPB, KernelSpec, blocks, device_name, require
+from . import F1, F2, TPB, KernelSpec, blocks, device_function, device_name, require
 from .forces import RB, DeviceForceField
 
-_F1 = float64[::1]
-_F2 = float64[:, ::1]
 
 #: the CPU chain half step, the same Python function compiled with IR inlining (as the models' scalar potentials
 #: are): numba-cuda then types it inside the kernel, where a separately compiled device function would ask the
@@ -69,33 +67,51 @@ _PENDING, _KE2, _SCALE = 0, 1, 2
 
 
 @functools.lru_cache(maxsize=None)
+def chain_half_step(chain):
+    """The device function ``half(ke2, xi (M,), pxi (M,), Q (M,), g, T, dt) -> s`` for a chain of ``chain`` = M
+    thermostats (compile time): :func:`meso_kernels.integrate._nhc_half` on a thread's local copies of the chain,
+    then xi and pxi written back; returns the velocity scaling s. (Local copies: on the GPU registers; in the
+    simulator NumPy arrays, which the CPU-compiled ``_nhc_half`` accepts where it rejects the simulator's device
+    arrays.) Shared by the kernels of :func:`nhc_begin_kernel` and :func:`nhc_end_kernel`."""
+    M = int(chain)
+
+    @device_function
+    def half(ke2, xi, pxi, Q, g, T, dt):
+        lx = cuda.local.array(M, float64)
+        lp = cuda.local.array(M, float64)
+        lq = cuda.local.array(M, float64)
+        for k in range(M):
+            lx[k] = xi[k]
+            lp[k] = pxi[k]
+            lq[k] = Q[k]
+        s = _nhc_half(ke2, lx, lp, lq, g, T, dt)
+        for k in range(M):
+            xi[k] = lx[k]
+            pxi[k] = lp[k]
+        return s
+
+    return half
+
+
+@functools.lru_cache(maxsize=None)
 def nhc_begin_kernel(chain, thermostat):
     """``nhc_begin(th (3,), xi (M,), pxi (M,), Q (M,), g, T, dt)``, one thread: th[SCALE] = th[PENDING] times (with
     a thermostat) the scaling of the chain's half step :func:`meso_kernels.integrate._nhc_half` from
     ke2 = th[KE2]; th[PENDING] = 1. ``chain`` = M (compile time)."""
     M, THERMO = int(chain), bool(thermostat)
+    half = chain_half_step(M)
 
     def nhc_begin(th, xi, pxi, Q, g, T, dt):
         if cuda.grid(1) != 0:
             return
         s = th[_PENDING]
         if THERMO:
-            lx = cuda.local.array(M, float64)
-            lp = cuda.local.array(M, float64)
-            lq = cuda.local.array(M, float64)
-            for k in range(M):
-                lx[k] = xi[k]
-                lp[k] = pxi[k]
-                lq[k] = Q[k]
-            s *= _nhc_half(th[_KE2], lx, lp, lq, g, T, dt)
-            for k in range(M):
-                xi[k] = lx[k]
-                pxi[k] = lp[k]
+            s *= half(th[_KE2], xi, pxi, Q, g, T, dt)
         th[_SCALE] = s
         th[_PENDING] = 1.0
 
     name = f"nhc_begin_M{M}" if THERMO else "nve_begin"
-    return KernelSpec(name, nhc_begin, types.void(_F1, _F1, _F1, _F1, float64, float64, float64))
+    return KernelSpec(name, nhc_begin, types.void(F1, F1, F1, F1, float64, float64, float64))
 
 
 @functools.lru_cache(maxsize=None)
@@ -104,6 +120,7 @@ def nhc_end_kernel(chain, thermostat):
     order), then (with a thermostat) th[PENDING] = :func:`~meso_kernels.integrate._nhc_half` (ke2, ...) and
     ke2 *= th[PENDING]^2; th[KE2] = ke2."""
     M, THERMO = int(chain), bool(thermostat)
+    half = chain_half_step(M)
 
     def nhc_end(ke, th, xi, pxi, Q, g, T, dt):
         t = cuda.threadIdx.x
@@ -119,23 +136,13 @@ def nhc_end_kernel(chain, thermostat):
             for q in range(nt):
                 ke2 += buf[q]
             if THERMO:
-                lx = cuda.local.array(M, float64)
-                lp = cuda.local.array(M, float64)
-                lq = cuda.local.array(M, float64)
-                for k in range(M):
-                    lx[k] = xi[k]
-                    lp[k] = pxi[k]
-                    lq[k] = Q[k]
-                s = _nhc_half(ke2, lx, lp, lq, g, T, dt)
-                for k in range(M):
-                    xi[k] = lx[k]
-                    pxi[k] = lp[k]
+                s = half(ke2, xi, pxi, Q, g, T, dt)
                 th[_PENDING] = s
                 ke2 *= s * s
             th[_KE2] = ke2
 
     name = f"nhc_end_M{M}" if THERMO else "nve_end"
-    return KernelSpec(name, nhc_end, types.void(_F1, _F1, _F1, _F1, _F1, float64, float64, float64))
+    return KernelSpec(name, nhc_end, types.void(F1, F1, F1, F1, F1, float64, float64, float64))
 
 
 @functools.lru_cache(maxsize=None)
@@ -154,7 +161,7 @@ def kick_drift_kernel(dim):
             v[i, k] = vk
             x[i, k] += dt * vk
 
-    return KernelSpec(f"kick_drift_{D}d", kick_drift, types.void(_F2, _F2, _F2, _F1, float64, float64))
+    return KernelSpec(f"kick_drift_{D}d", kick_drift, types.void(F2, F2, F2, F1, float64, float64))
 
 
 @functools.lru_cache(maxsize=None)
@@ -173,7 +180,7 @@ def kick_ke_kernel(dim):
             a += vk * vk
         ke[i] = a
 
-    return KernelSpec(f"kick_ke_{D}d", kick_ke, types.void(_F2, _F2, float64, _F1))
+    return KernelSpec(f"kick_ke_{D}d", kick_ke, types.void(F2, F2, float64, F1))
 
 
 def launch_sizes(n):
@@ -213,15 +220,9 @@ class DeviceNVE:
 
     def __init__(self, system, model, dt, skin=0.3):
         require()
-        system.check_model(model)
-        if not (np.isfinite(dt) and dt > 0):
-            raise ValueError(f"dt must be a positive time step, got {dt!r}")
-        if system.velocities is None:
-            raise ValueError("system.velocities is None: NVE needs initial velocities "
-                             "(meso_kernels.initial.maxwell_boltzmann)")
+        self.dt = check_nve_parameters(system, model, dt)
         self.device = device_name()
         self.model = model
-        self.dt = float(dt)
         self.box = np.asarray(system.box, dtype=float).copy()
         self._types_h = np.ascontiguousarray(system.types, dtype=np.int32).copy()
         v = np.ascontiguousarray(system.velocities, dtype=float).copy()
@@ -287,15 +288,9 @@ class DeviceNVE:
         """Forces (N, d) at the current positions, as a host copy."""
         return self._F.copy_to_host()
 
-    @property
-    def time(self):
-        return self.step * self.dt
-
-    @property
-    def system(self):
-        """The current state as a new :class:`~meso_kernels.system.System` (positions wrapped into the box)."""
-        from ..system import System
-        return System(self.x % self.box, self.box, self.types, self.v)
+    # the same definitions as on the CPU (they read the properties above)
+    time = NVE.time
+    system = NVE.system
 
     def potential_energy(self):
         return float(self._sums.copy_to_host()[0])
@@ -307,9 +302,7 @@ class DeviceNVE:
         """K = ke2 / 2 with ke2 = sum |v_i|^2 as reduced on the device after the last kick."""
         return 0.5 * float(self._th.copy_to_host()[_KE2])
 
-    def kinetic_temperature(self):
-        """2K / g with g = d (N - 1)."""
-        return 2.0 * self.kinetic_energy() / self.g
+    kinetic_temperature = NVE.kinetic_temperature
 
     def pressure(self):
         """Virial pressure P = (2K + W) / (d V) (energy/volume), W = sum r_ij . f_ij."""
@@ -360,13 +353,7 @@ class DeviceNoseHoover(DeviceNVE):
     thermostat = True
 
     def __init__(self, system, model, dt, T, tau, chain=3, skin=0.3, seed=None):
-        if not (np.isfinite(T) and T > 0):
-            raise ValueError(f"T must be a positive temperature, got {T!r}")
-        if not (np.isfinite(tau) and tau > 0):
-            raise ValueError(f"tau must be a positive coupling time, got {tau!r}")
-        if int(chain) < 1:
-            raise ValueError(f"chain must be a positive number of thermostats, got {chain!r}")
-        self._T, self._tau, self._chain = float(T), float(tau), int(chain)
+        self._T, self._tau, self._chain = check_nvt_parameters(T, tau, chain)
         if system.velocities is None:
             from ..initial import maxwell_boltzmann
             system = system.copy()
@@ -374,12 +361,8 @@ class DeviceNoseHoover(DeviceNVE):
         super().__init__(system, model, dt, skin=skin)
 
     def _setup_thermostat(self, n, d):
-        self.g = d * (n - 1)
         self.T = self._T
-        self.xi = np.zeros(self._chain)
-        self.pxi = np.zeros(self._chain)
-        self.Q = np.full(self._chain, self.T * self._tau**2)
-        self.Q[0] *= self.g
+        self.g, self.xi, self.pxi, self.Q = nhc_chain(d, n, self.T, self._tau, self._chain)
 
     def chain_state(self):
         """``(xi, pxi)`` of the chain, host copies."""

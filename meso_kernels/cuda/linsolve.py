@@ -26,13 +26,9 @@ cofactors instead of LAPACK.
 import functools
 
 import numpy as np
-from numba import cuda, float64, types
+from numba import cuda, types
 
-from . import TPB, KernelSpec, blocks, require
-
-_F1 = float64[::1]
-_F2 = float64[:, ::1]
-_F3 = float64[:, :, ::1]
+from . import F1, F2, F3, TPB, KernelSpec, blocks, require
 
 
 @functools.lru_cache(maxsize=None)
@@ -70,7 +66,7 @@ def cg_update_kernel(dim):
             part[i, c] = rr
             part[i, k + c] = rz
 
-    return KernelSpec(f"cg_update_{D}d", cg_update, types.void(_F1, _F3, _F2, _F2, _F2, _F2, _F2, _F2))
+    return KernelSpec(f"cg_update_{D}d", cg_update, types.void(F1, F3, F2, F2, F2, F2, F2, F2))
 
 
 @functools.lru_cache(maxsize=None)
@@ -92,7 +88,7 @@ def cg_direction_kernel(dim):
                 else:
                     P[i * D + a, c] = 0.0
 
-    return KernelSpec(f"cg_direction_{D}d", cg_direction, types.void(_F1, _F2, _F1, _F2, _F2))
+    return KernelSpec(f"cg_direction_{D}d", cg_direction, types.void(F1, F2, F1, F2, F2))
 
 
 @functools.lru_cache(maxsize=None)
@@ -110,7 +106,7 @@ def project_kernel(dim):
                 for a in range(D):
                     A[i * D + a, c] -= mean[c, a]
 
-    return KernelSpec(f"project_{D}d", project, types.void(_F2, _F1, _F2))
+    return KernelSpec(f"project_{D}d", project, types.void(F2, F1, F2))
 
 
 @functools.lru_cache(maxsize=None)
@@ -127,7 +123,7 @@ def colsum_kernel():
             t += part[i, c]
         out[c] = t
 
-    return KernelSpec("colsum", colsum, types.void(_F2, _F1))
+    return KernelSpec("colsum", colsum, types.void(F2, F1))
 
 
 def kernels(dim):

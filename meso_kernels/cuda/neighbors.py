@@ -39,21 +39,56 @@ import functools
 import math
 
 import numpy as np
-from numba import cuda, float64, int32, njit, types
+from numba import cuda, njit, types
 
-from ..neighbors import cell_coordinate
-from . import TPB, KernelSpec, blocks, require
-
-_F1 = float64[::1]
-_F2 = float64[:, ::1]
-_I1 = int32[::1]
-_I2 = int32[:, ::1]
+from ..neighbors import NeighborList, cell_coordinate, check_list_geometry
+from . import F1, F2, I1, I2, TPB, KernelSpec, blocks, device_function, require
 
 
 @njit(cache=True, inline="always")
 def min_image(t, L):
     """The periodic image of a coordinate difference ``t`` nearest to zero in a box of side ``L``."""
     return t - L * math.floor(t / L + 0.5)
+
+
+@functools.lru_cache(maxsize=None)
+def particle_frame(dim):
+    """The device function ``frame(x (N, d), box (d,), i) -> (x_i, y_i, z_i, L_x, L_y, L_z)`` in ``dim``
+    dimensions: particle i's coordinates and the box lengths, the start of every kernel that loops over the list row
+    of i (in 2D z_i = 0 and L_z = 1, never used)."""
+    D = int(dim)
+
+    @device_function
+    def frame(x, box, i):
+        xi = x[i, 0]
+        yi = x[i, 1]
+        zi = x[i, 2] if D == 3 else 0.0
+        lx = box[0]
+        ly = box[1]
+        lz = box[2] if D == 3 else 1.0
+        return xi, yi, zi, lx, ly, lz
+
+    return frame
+
+
+@functools.lru_cache(maxsize=None)
+def pair_separation(dim):
+    """The device function ``separation(x (N, d), j, fi) -> (dx, dy, dz, r2)`` in ``dim`` dimensions: the
+    minimum-image vector r_ij = x_j - x_i from the frame ``fi`` of particle i (what :func:`particle_frame` returns)
+    and its squared length (dz = 0 in 2D): the pair of a force or Hessian kernel's list loop."""
+    D = int(dim)
+
+    @device_function
+    def separation(x, j, fi):
+        xi, yi, zi, lx, ly, lz = fi
+        dx = min_image(x[j, 0] - xi, lx)
+        dy = min_image(x[j, 1] - yi, ly)
+        dz = 0.0
+        if D == 3:
+            dz = min_image(x[j, 2] - zi, lz)
+        return dx, dy, dz, dx * dx + dy * dy + dz * dz
+
+    return separation
 
 
 @functools.lru_cache(maxsize=None)
@@ -75,7 +110,7 @@ def bin_kernel(dim):
         if slot < cell_members.shape[1]:
             cell_members[c, slot] = i
 
-    return KernelSpec(f"bin_{D}d", bin_particles, types.void(_F2, _F1, _I1, _I1, _I1, _I2))
+    return KernelSpec(f"bin_{D}d", bin_particles, types.void(F2, F1, I1, I1, I1, I2))
 
 
 @functools.lru_cache(maxsize=None)
@@ -95,7 +130,7 @@ def sort_kernel():
                 b -= 1
             cell_members[c, b + 1] = v
 
-    return KernelSpec("sort_cells", sort_cells, types.void(_I1, _I2))
+    return KernelSpec("sort_cells", sort_cells, types.void(I1, I2))
 
 
 @functools.lru_cache(maxsize=None)
@@ -104,6 +139,7 @@ def build_kernel(dim):
     the full list row of each particle; ``counts[i]`` may exceed ``maxn`` (then only ``maxn`` entries are stored and
     the host enlarges ``nlist`` and builds again)."""
     D = int(dim)
+    frame = particle_frame(D)
 
     def build_list(x, typ, box, ncell, cutsq, cell_of, cell_count, cell_members, nlist, counts):
         i = cuda.grid(1)
@@ -121,12 +157,7 @@ def build_kernel(dim):
         oy0 = -1 if ny >= 3 else 0
         oz0 = -1 if nz >= 3 else 0
         ti = typ[i]
-        xi = x[i, 0]
-        yi = x[i, 1]
-        zi = x[i, 2] if D == 3 else 0.0
-        lx = box[0]
-        ly = box[1]
-        lz = box[2] if D == 3 else 1.0
+        xi, yi, zi, lx, ly, lz = frame(x, box, i)
         maxn = nlist.shape[1]
         mpc = cell_members.shape[1]
         cnt = 0
@@ -152,7 +183,7 @@ def build_kernel(dim):
                                 cnt += 1
         counts[i] = cnt
 
-    return KernelSpec(f"build_list_{D}d", build_list, types.void(_F2, _I1, _F1, _I1, _F2, _I1, _I1, _I2, _I2, _I1))
+    return KernelSpec(f"build_list_{D}d", build_list, types.void(F2, I1, F1, I1, F2, I1, I1, I2, I2, I1))
 
 
 @functools.lru_cache(maxsize=None)
@@ -171,7 +202,7 @@ def max_displacement_kernel(dim):
             r2 += t * t
         cuda.atomic.max(out, 0, r2)
 
-    return KernelSpec(f"max_displacement2_{D}d", max_displacement2, types.void(_F2, _F2, _F1, _F1))
+    return KernelSpec(f"max_displacement2_{D}d", max_displacement2, types.void(F2, F2, F1, F1))
 
 
 def kernels(dim):
@@ -217,21 +248,7 @@ class DeviceNeighborList:
 
     def __init__(self, rcut, box, skin=0.3):
         require()
-        rcut = np.atleast_2d(np.asarray(rcut, dtype=float))
-        box = np.asarray(box, dtype=float)
-        if box.ndim != 1 or box.size not in (2, 3):
-            raise ValueError(f"box must have shape (2,) or (3,), got {box.shape}")
-        if not np.all(np.isfinite(box)) or np.any(box <= 0):
-            raise ValueError(f"box lengths must be positive and finite, got {box}")
-        if not np.isfinite(skin) or skin <= 0:
-            raise ValueError(f"skin must be a positive number, got {skin}")
-        if rcut.ndim != 2 or rcut.shape[0] != rcut.shape[1] or np.any(rcut <= 0):
-            raise ValueError(f"rcut must be a positive (ntypes, ntypes) array, got {rcut}")
-        reach = float(rcut.max()) + skin
-        if reach > 0.5 * box.min():
-            raise ValueError(
-                f"box too small for the cut-off: r_c + skin = {reach:.4g} exceeds half the smallest box length "
-                f"{0.5 * box.min():.4g}; use more particles (larger box) or a smaller skin")
+        rcut, box, reach = check_list_geometry(rcut, box, skin, square=True)
         self.dim = box.size
         self.rcut = rcut
         self.box = box
@@ -320,12 +337,8 @@ class DeviceNeighborList:
             return True
         return self.max_displacement2(x) > 0.25 * self.skin**2
 
-    def update(self, x, types):
-        """Rebuild if needed (:meth:`needs_update`); return True when the list was rebuilt."""
-        if self.needs_update(x):
-            self.build(x, types)
-            return True
-        return False
+    # rebuild if needed (:meth:`needs_update`); True when the list was rebuilt: the CPU list's own method
+    update = NeighborList.update
 
     def to_host(self):
         """``(nlist, counts)`` as host arrays (rows padded beyond ``counts``)."""

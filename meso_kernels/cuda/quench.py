@@ -32,13 +32,11 @@ import numpy as np
 from numba import cuda, float64, types
 
 from ..minimize import MinimizeResult, _validate, check_fire_parameters
-from . import KernelSpec, device_name, require
+from . import F1, F2, KernelSpec, device_name, require
 from .forces import RB, DeviceForceField
 from .integrate import launch_sizes
 from .neighbors import as_device
 
-_F1 = float64[::1]
-_F2 = float64[:, ::1]
 
 # layout of the FIRE state ``st`` on the device
 (S_DT, S_ALPHA, S_NPOS, S_K, S_BACK, S_A, S_B, S_SCALE, S_F2MAX, S_E, S_DONE, S_P) = range(12)
@@ -128,7 +126,7 @@ def control_kernel(dim):
         st[S_ALPHA] = alpha
         st[S_BACK] = back
 
-    return KernelSpec(f"fire_control_{D}d", fire_control, types.void(_F2, _F2, _F1, _F1, _F1))
+    return KernelSpec(f"fire_control_{D}d", fire_control, types.void(F2, F2, F1, F1, F1))
 
 
 @functools.lru_cache(maxsize=None)
@@ -160,7 +158,7 @@ def velocity_kernel(dim):
             r2 += dk * dk
         d2[i] = r2
 
-    return KernelSpec(f"fire_velocity_{D}d", fire_velocity, types.void(_F2, _F2, _F2, _F2, _F1, _F1))
+    return KernelSpec(f"fire_velocity_{D}d", fire_velocity, types.void(F2, F2, F2, F2, F1, F1))
 
 
 @functools.lru_cache(maxsize=None)
@@ -188,7 +186,7 @@ def max_step_kernel():
             else:
                 st[S_SCALE] = 1.0
 
-    return KernelSpec("fire_max_step", fire_max_step, types.void(_F1, _F1, _F1))
+    return KernelSpec("fire_max_step", fire_max_step, types.void(F1, F1, F1))
 
 
 @functools.lru_cache(maxsize=None)
@@ -208,7 +206,7 @@ def move_kernel(dim):
                 dx[i, k] = d
             x[i, k] += d
 
-    return KernelSpec(f"fire_move_{D}d", fire_move, types.void(_F2, _F2, _F1))
+    return KernelSpec(f"fire_move_{D}d", fire_move, types.void(F2, F2, F1))
 
 
 def kernels(dim):
