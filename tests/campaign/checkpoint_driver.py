@@ -13,8 +13,9 @@ checkpoints every ``MESO_CHECKPOINT_STEPS`` steps (set by the test).
 """
 import os
 import sys
-import time
 from pathlib import Path
+
+from driver_stalls import stall, stall_at_rename
 
 
 def task():
@@ -22,18 +23,11 @@ def task():
     return liquid_task("ipl", 1.2, 128, 1000, 3000, seed=3)
 
 
-def write_atomically(path, text):
-    tmp = f"{path}.part{os.getpid()}"
-    with open(tmp, "w") as fh:
-        fh.write(text)
-    os.rename(tmp, path)
-
-
 def instrument():
-    stall = os.environ.get("CKPT_STALL")
-    if not stall:
+    stall_spec = os.environ.get("CKPT_STALL")
+    if not stall_spec:
         return
-    what, n = stall.split(":")
+    what, n = stall_spec.split(":")
     n = int(n)
     marker = os.environ["CKPT_MARKER"]
     from meso_kernels.campaign import checkpoint
@@ -45,31 +39,12 @@ def instrument():
             ok = real_save(self, *args, **kw)
             count[0] += 1
             if count[0] == n:
-                write_atomically(marker, f"{self.path}\n")
-                time.sleep(3600)  # killed here
+                stall(marker, f"{self.path}\n")
             return ok
 
         checkpoint.Checkpoint.save = save
         return
-    from meso_kernels import io as mio
-    real_os = mio.os
-    count = [0]
-
-    class StallingOS:
-        """``os`` as meso_kernels.io sees it, with a ``replace`` that stalls at the n-th checkpoint rename."""
-
-        def __getattr__(self, name):
-            return getattr(real_os, name)
-
-        def replace(self, src, dst):
-            if "checkpoints" in Path(dst).parts:
-                count[0] += 1
-                if count[0] == n:
-                    write_atomically(marker, f"{src} {dst}\n")
-                    time.sleep(3600)  # killed here
-            return real_os.replace(src, dst)
-
-    mio.os = StallingOS()
+    stall_at_rename(n, marker, lambda dst: "checkpoints" in dst.parts)
 
 
 def main(argv):

@@ -23,6 +23,8 @@ import threading
 import time
 from pathlib import Path
 
+from driver_stalls import stall, stall_at_rename, write_atomically
+
 
 def tasks():
     """The campaign: two ensembles of 10 inherent structures (2 liquids, 2 parents, 20 IHS, 2 summaries), N = 128 IPL
@@ -40,18 +42,10 @@ class Log:
         os.write(self.fd, (" ".join(str(w) for w in (words[0], self.attempt, *words[1:])) + "\n").encode())
 
 
-def write_atomically(path, text):
-    tmp = f"{path}.part{os.getpid()}"
-    with open(tmp, "w") as fh:
-        fh.write(text)
-    os.rename(tmp, path)
-
-
 def instrument(log, roots):
     """Log every computed task; stall before the KILL_STALL-th rename of a store file if asked to."""
     import dataclasses
 
-    from meso_kernels import io as mio
     from meso_kernels.campaign import runner, task as task_module
     from meso_kernels.store import key_for
 
@@ -71,10 +65,10 @@ def instrument(log, roots):
 
     runner.execute = execute
 
-    stall = os.environ.get("KILL_STALL")
-    if not stall:
+    stall_spec = os.environ.get("KILL_STALL")
+    if not stall_spec:
         return
-    suffix, n = stall.split(":")
+    suffix, n = stall_spec.split(":")
     marker = os.environ["KILL_MARKER"]
     if suffix == "probe":
         real_task_os = task_module.os
@@ -91,31 +85,13 @@ def instrument(log, roots):
                 if Path(path).name.startswith(".meso-probe."):
                     StallingTaskOS.probes += 1
                     if StallingTaskOS.probes == int(n):
-                        write_atomically(marker, f"{path} {path}\n")
-                        time.sleep(3600)  # killed here
+                        stall(marker, f"{path} {path}\n")
                 return real_task_os.unlink(path)
 
         task_module.os = StallingTaskOS()
         return
-    real_os = mio.os
-    count = [0]
-
-    class StallingOS:
-        """``os`` as meso_kernels.io sees it, with a ``replace`` that stalls at the chosen rename."""
-
-        def __getattr__(self, name):
-            return getattr(real_os, name)
-
-        def replace(self, src, dst):
-            dst_path = Path(dst)
-            if dst_path.suffix == f".{suffix}" and any(r in dst_path.parents for r in roots):
-                count[0] += 1
-                if count[0] == int(n):
-                    write_atomically(marker, f"{src} {dst}\n")
-                    time.sleep(3600)  # killed here
-            return real_os.replace(src, dst)
-
-    mio.os = StallingOS()
+    stall_at_rename(int(n), marker,
+                    lambda dst: dst.suffix == f".{suffix}" and any(r in dst.parents for r in roots))
 
 
 def kill_a_worker(client, store, after, done, found):

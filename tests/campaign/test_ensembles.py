@@ -48,6 +48,24 @@ def test_isoconfigurational_batches(tmp_path):
     assert not np.array_equal(res.load(conf0)["positions"], res.load(conf1)["positions"])
 
 
+def pair_force_sum(model, system):
+    """max_i sum_j |f_ij|: the largest sum of pair-force magnitudes on one particle (all pairs within their cut-off,
+    minimum image; the scale of the roundoff of a force F_i = sum_j f_ij)."""
+    x, L, t = system.positions, system.box, system.types
+    dr = x[None, :, :] - x[:, None, :]
+    dr -= L * np.round(dr / L)
+    r = np.sqrt((dr**2).sum(-1))
+    np.fill_diagonal(r, np.inf)
+    f = np.zeros_like(r)
+    for a in range(model.n_types):
+        for b in range(model.n_types):
+            near = (t[:, None] == a) & (t[None, :] == b) & (r < model.rcut[a, b])
+            if near.any():
+                _, s, _ = model.phi(r[near], a, b)  # s = -phi'(r)/r
+                f[near] = np.abs(s) * r[near]
+    return float(f.sum(axis=1).max())
+
+
 def test_parent_quench_is_an_inherent_structure_and_fails_loudly(monkeypatch):
     """The one quench behind mechanics_ihs and bond_map tasks: it ends at a force below ftol, and a quench that
     cannot converge raises an error naming the task instead of storing a non-minimum."""
@@ -61,7 +79,14 @@ def test_parent_quench_is_an_inherent_structure_and_fails_loudly(monkeypatch):
     task = mechanics_tasks("ipl", 1.2, 128, 10, 10, 10, n_conf=1, n_pairs=2).needs[1]
     ihs, res = mechanics.parent_quench(task, parents, 0, model, 1e-8)
     _, F, _ = ForceField(model, ihs.box).compute(ihs.positions, ihs.types)
-    assert res.converged and np.abs(F).max() < 1e-8  # recomputed here, not read from the quench
+    fmax = float(np.sqrt((F**2).sum(axis=1)).max())  # max_i |F_i|, recomputed here, not read from the quench
+    assert res.converged and fmax < 1e-8
+    # the quench reports the force of the structure it returns: the same to roundoff, which is eps times the sums
+    # of |f_ij| whose cancellation leaves F_i (the returned positions are wrapped into the box and summed in another
+    # order). 1e-12 of the largest such sum is ~5000 eps of it and ~2e-10 here, a few % of max_force: a wrong or
+    # stale max_force fails.
+    tol = 1e-12 * pair_force_sum(model, ihs)
+    assert abs(fmax - res.max_force) <= tol, (fmax, res.max_force, tol)
     monkeypatch.setattr(mechanics, "QUENCH_MAX_STEPS", 3)
     with pytest.raises(RuntimeError, match=r"mechanics_ihs.*did not converge"):
         mechanics.parent_quench(task, parents, 0, model, 1e-8)
