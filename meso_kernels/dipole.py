@@ -105,7 +105,7 @@ class DipoleStiffness:
     progress : show a tqdm progress bar over batches
     precondition : cg only: block-Jacobi preconditioning (inverse d×d diagonal blocks of M), default True
     backend : "cpu" (default) or "cuda": where the CG solves run (:func:`meso_kernels.cuda.linsolve.block_cg` on a
-        :class:`meso_kernels.cuda.hessian.DeviceHessian`; pair models, shear = 0). With "cuda" the solver must be
+        :class:`meso_kernels.cuda.hessian.DeviceHessian`; shear = 0). With "cuda" the solver must be
         "cg" or "auto" (which then means cg); the term list, rattlers and pair selection stay on the CPU.
 
     After :meth:`compute`: ``pairs (k, 2)`` (particle indices of the input system), ``kappa (k,)``,

@@ -99,7 +99,7 @@ def shear_modulus(system, model, solver="cg", force_tol=1e-8, rtol=1e-12, shear=
     shear : strain γ of the periodic cell (Lees–Edwards), 0 by default
     terms : optional precomputed :class:`~meso_kernels.hessian.Terms` of this system
     backend : "cpu" (default) or "cuda": where the CG solve runs (:func:`meso_kernels.cuda.linsolve.block_cg` on a
-        :class:`meso_kernels.cuda.hessian.DeviceHessian`; pair models, shear = 0; solver "cg" or "auto" only). Born
+        :class:`meso_kernels.cuda.hessian.DeviceHessian`; shear = 0; solver "cg" or "auto" only). Born
         term and Ξ are computed on the CPU from the term list either way.
     """
     if solver not in SOLVERS:

@@ -142,14 +142,20 @@ def _load(npz_path, json_path, payload):
         return None
 
 
-def cached(campaign, params, compute, seed=None, root="data", code_version=CODE_VERSION, backend="cpu", extra=None):
+def cached(campaign, params, compute, seed=None, root="data", code_version=CODE_VERSION, backend="cpu", extra=None,
+           device=None):
     """Return the stored result of ``compute`` for these parameters, computing and storing it if needed.
 
     campaign: folder name under ``root``. params: JSON-able dict (what the result depends on besides the seed).
     compute: a callable with no arguments returning a dict of arrays (name -> array-like of numbers/strings).
     Returns a dict of numpy arrays, the same on the first and on later calls. The sidecar ``<key>.json`` holds the
     provenance (:func:`meso_kernels.io.provenance`), the key, the wall time of ``compute``, the arrays' shapes and
-    the entries of ``extra`` (a dict, e.g. the number of threads)."""
+    the entries of ``extra`` (a dict, e.g. the number of threads).
+
+    backend, device: where ``compute`` ran, for the sidecar only (never part of the key: the same result is found
+    whichever backend made it); ``device`` defaults to :func:`meso_kernels.cuda.device_name` for ``"cuda"``. Where
+    that is known only once ``compute`` has run, ``compute`` may put ``"backend"`` and ``"device"`` into ``extra``
+    (read after it returns), and those win (what the campaign's ``execute`` does)."""
     if not callable(compute):
         raise TypeError(f"compute must be a callable returning a dict of arrays, got {type(compute).__name__}")
     payload = _payload(campaign, params, seed, code_version)
@@ -167,10 +173,16 @@ def cached(campaign, params, compute, seed=None, root="data", code_version=CODE_
                         f"it must return a dict of arrays")
     arrays = _as_arrays(dict(result), what=f"compute() for campaign {campaign!r}")
     save_npz(npz_path, **arrays)
-    record = provenance(payload["params"], payload.get("seed"), backend=backend, wall_time=wall,
+    extra = dict(extra or {})
+    backend = extra.pop("backend", backend)
+    device = extra.pop("device", device)
+    if backend == "cuda" and device is None:
+        from .cuda import device_name
+        device = device_name()
+    record = provenance(payload["params"], payload.get("seed"), backend=backend, device=device, wall_time=wall,
                         campaign=campaign, key=key, code_version=payload["code_version"],
                         arrays={k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in arrays.items()},
-                        **(extra or {}))
+                        **extra)
     write_json(json_path, record)
     return arrays
 

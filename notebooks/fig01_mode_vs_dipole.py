@@ -31,6 +31,7 @@
 # %% tags=["parameters", "remove-cell"]
 size = "ci"
 seed = 1
+backend = "cpu"  # "cuda": compute missing results on a GPU where a step has a device route (README)
 temperature = 0.48  # parent temperature of the 2D IPL liquid
 n_starts = None  # dipole responses used as starting points; None: the preset value for the size
 
@@ -40,6 +41,7 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
+from meso_kernels.cuda import check_backend
 from meso_kernels.dipole import dipole_matrix
 from meso_kernels.initial import random_configuration
 from meso_kernels.integrate import thermalize
@@ -51,6 +53,7 @@ from meso_kernels.store import REPO_ROOT, cached, data_root
 from meso_kernels.system import System
 
 check_size(size)
+check_backend(backend)
 DATA = data_root(size)
 RUN = sizes("fig01", size)["ipl2d"]
 n_starts = int({"ci": 30, "default": 300, "paper": 1000}[size] if n_starts is None else n_starts)
@@ -67,7 +70,7 @@ print(f"run size {size!r}, seed {seed}: 2D IPL, N = {RUN.N}, rho = {RHO}, T = {T
 def compute():
     t0 = time.perf_counter()
     sim = thermalize(random_configuration(model, RUN.N, RHO, seed=seed), model, T, RUN.equil_steps, seed=seed,
-                     progress=True)
+                     progress=True, backend=backend)
     sim.run(RUN.prod_steps)
     ihs, res = quench(sim.system, model, method="cg", ftol=1e-11, max_steps=500_000)
     if not res.converged:
@@ -100,7 +103,10 @@ def compute():
 
 params = {"model": "ipl", "dim": 2, "N": RUN.N, "rho": RHO, "T": T, "equil_steps": RUN.equil_steps,
           "prod_steps": RUN.prod_steps, "n_starts": n_starts, "quench": "cg, max|F| < 1e-11", "k": 12}
-r = cached("fig01_mode_vs_dipole", params, compute, seed=seed, root=DATA)
+# where each step runs (sidecar): the MD on `backend`; the CG quench, the dense kappa and the modes have no device route
+steps = {"thermalize and MD": backend, "quench (CG)": "cpu", "kappa and modes (dense)": "cpu"}
+r = cached("fig01_mode_vs_dipole", params, compute, seed=seed, root=DATA, backend=backend,
+           extra={"backend_steps": steps} if backend != "cpu" else None)
 print(f"{len(r['kappa'])} interacting pairs, <kappa> = {r['kappa'].mean():.2f}\n"
       f"{len(r['stiffness'])} distinct pseudoharmonic modes kept (all converged: {bool(r['converged'].all())})")
 

@@ -40,6 +40,7 @@
 # %% tags=["parameters", "remove-cell"]
 size = "ci"
 seed = 0
+backend = "cpu"  # "cuda": compute missing results on a GPU where a step has a device route (README)
 conf = 0  # the configuration drawn (fixed before any data are seen: the first one of the ensemble)
 compute_missing = True  # False: missing data raise an error saying how to compute them
 n_resamples = 2000  # bootstrap resamples of every interval
@@ -71,7 +72,8 @@ if isinstance(conf, bool) or not isinstance(conf, int) or conf < 0:
 sched = schedule(size, FIG02_KEY)
 print(f"run size {size!r}, seed {seed}, code {git_state()[0][:12]}: {label(FIG02_KEY)}, N = {sched.N}, "
       f"rho = 0.86, T = {sched.temperatures[-1]:g}")
-ens, bond = fig02_ensemble(size, seed=seed, conf=conf, compute_missing=compute_missing, progress=False)
+ens, bond = fig02_ensemble(size, seed=seed, conf=conf, compute_missing=compute_missing, progress=False,
+                           backend=backend)
 if conf >= ens.n_conf:
     raise ValueError(f"conf must be below the {ens.n_conf} configurations of the ensemble, got {conf}")
 run = StatePointDynamics(FIG02_KEY, Resolver(Store.for_size(size)).load(fig02_liquid(size, seed=seed)))

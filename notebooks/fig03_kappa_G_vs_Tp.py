@@ -39,6 +39,7 @@
 # %% tags=["parameters", "remove-cell"]
 size = "ci"
 seed = 1
+backend = "cpu"  # "cuda": compute missing results on a GPU where a step has a device route (README)
 temperatures = None  # parent temperatures T_p; None: the preset list for the size
 n_pairs = None  # random interacting pairs per inherent structure; None: the preset value
 
@@ -64,7 +65,7 @@ print(f"run size {size!r}, seed {seed}: 3D IPL, N = {RUN.N}, T_p = {T_list}\n"
       f"{tasks[0].params['n_pairs']} random pairs per inherent structure\n"
       f"campaign tasks: `meso campaign run --size {size} --figures 3` computes the same on all cores")
 t0 = time.perf_counter()
-results = dict(zip(T_list, load(tasks, store)))  # computes only what is not stored
+results = dict(zip(T_list, load(tasks, store, backend=backend)))  # computes only what is missing
 print(f"loaded (or computed) in {time.perf_counter() - t0:.1f} s\n")
 print(f"{'T_p':>6s} {'<G>':>8s} {'<kappa>':>8s} {'U_IHS/N':>8s} {'unconv.':>7s} {'rattl.':>6s} {'T_kin':>7s}")
 for T in T_list:

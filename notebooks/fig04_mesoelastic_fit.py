@@ -39,6 +39,7 @@
 # %% tags=["parameters", "remove-cell"]
 size = "ci"
 seed = 0
+backend = "cpu"  # "cuda": compute missing results on a GPU where a step has a device route (README)
 models = ["ipl", "mblj", "ss0.6", "sw"]  # keys of meso_kernels.statepoints
 activated_from = "auto"  # tau_alpha/t0 where the fits start; "auto": 10 (the paper's activated regime), 0 at ci
 temperatures = None  # {model key: [T, ...]}: a subset of a schedule (None: every scheduled temperature)
@@ -89,7 +90,8 @@ print(f"\n(p_min = {P_MIN}, t~ window = {T_WINDOW} t0, floor on the error of ln 
 # %% tags=["hide-input"]
 series, analyses = analyse_models(size, models, seed=seed, temperatures=temperatures,
                                   compute_missing=compute_missing, activated_from=activated_from,
-                                  require_stationary=require_stationary, n_resamples=n_resamples)
+                                  require_stationary=require_stationary, n_resamples=n_resamples,
+                                  backend=backend)
 for k, s in series.items():
     print(f"{label(k)}: " + ", ".join(f"T={T:g}: {x:.3g}" for T, x in zip(s.T, s.tau_over_t0)) + "  (tau_alpha/t0)")
 

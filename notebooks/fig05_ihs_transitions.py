@@ -46,6 +46,7 @@
 # %% tags=["parameters", "remove-cell"]
 size = "ci"
 seed = 0
+backend = "cpu"  # "cuda": compute missing results on a GPU where a step has a device route (README)
 models = ["ipl", "mblj", "ss0.6", "sw"]  # panel (a, b): keys of meso_kernels.statepoints
 densities = ["ss0.6", "ss0.7", "ss0.95"]  # panels (c, d)
 n_traj = None  # trajectories per state point; None: the size's default
@@ -68,7 +69,8 @@ for k in list(models) + list(densities):
 # FIG05_N_TRAJ), shared with `meso campaign run --figures 5`
 durations = dict(FIG05_DURATION[size]) | dict(duration_t0 or {})
 store = Store.for_size(size)
-load(liquid_tasks(size, dict.fromkeys([*models, *densities]), seed=seed), store)  # computes only missing liquids
+# computes only missing liquids
+load(liquid_tasks(size, dict.fromkeys([*models, *densities]), seed=seed), store, backend=backend)
 resolver = Resolver(store)
 results = {}
 
@@ -76,7 +78,8 @@ results = {}
 def analyse(chosen):
     todo = {key: ihs_tasks(size, key, r.T, fig05_trajectories(size, key, n_traj), durations[key], seed=seed)
             for key, r in chosen.items() if (key, r.T) not in results}
-    stored = load([t for ts in todo.values() for t in ts], store)  # computes only missing trajectories
+    # computes only missing trajectories
+    stored = load([t for ts in todo.values() for t in ts], store, backend=backend)
     per_key = {}
     for key, ts in todo.items():
         per_key[key], stored = stored[:len(ts)], stored[len(ts):]

@@ -29,6 +29,7 @@
 # %% tags=["parameters", "remove-cell"]
 size = "ci"
 seed = 0
+backend = "cpu"  # "cuda": compute missing results on a GPU where a step has a device route (README)
 densities = ["ss0.6", "ss0.7", "ss0.95"]  # SS model keys of meso_kernels.statepoints
 activated_from = "auto"  # tau_alpha/t0 where the fits start; "auto": 10 (the activated regime), 0 at ci
 temperatures = None  # {model key: [T, ...]}: a subset of a schedule (None: every scheduled temperature)
@@ -61,7 +62,8 @@ print(EQ3_CRITERION)
 
 series, analyses = analyse_models(size, densities, seed=seed, temperatures=temperatures,
                                   compute_missing=compute_missing, activated_from=activated_from,
-                                  require_stationary=require_stationary, n_resamples=n_resamples)
+                                  require_stationary=require_stationary, n_resamples=n_resamples,
+                                  backend=backend)
 for k, s in series.items():
     print(f"{label(k)} (N = {schedule(size, k).N}): "
           + ", ".join(f"T={T:g}: {x:.3g}" for T, x in zip(s.T, s.tau_over_t0)) + "  (tau_alpha/t0)")
@@ -141,7 +143,8 @@ import pandas as pd
 from meso_kernels.analysis.kappa_mobility import PopulationHistograms, extreme_populations
 from meso_kernels.campaign.local import local_ensemble
 
-ensembles = {k: local_ensemble(size, k, seed=seed, compute_missing=compute_missing, progress=False)
+ensembles = {k: local_ensemble(size, k, seed=seed, compute_missing=compute_missing, progress=False,
+                              backend=backend)
              for k in densities}
 ratio_edges = np.linspace(0.0, 2.0, int(kappa_bins) + 1)
 rank_edges = np.linspace(0.0, 1.0, int(rank_bins) + 1)

@@ -30,6 +30,7 @@
 # %% tags=["parameters", "remove-cell"]
 size = "ci"
 seed = 0
+backend = "cpu"  # "cuda": compute missing results on a GPU where a step has a device route (README)
 densities = ["ss0.6", "ss0.7", "ss0.95"]  # SS model keys of meso_kernels.statepoints
 compute_missing = True  # False: a missing local ensemble raises an error saying how to compute it
 n_resamples = 2000  # bootstrap resamples of every interval
@@ -60,7 +61,7 @@ print(f"run size {size!r}, seed {seed}, code {git_state()[0][:12]}")
 
 ensembles, C, nulls = {}, {}, {}
 for n, k in enumerate(densities):
-    e = local_ensemble(size, k, seed=seed, compute_missing=compute_missing, progress=False)
+    e = local_ensemble(size, k, seed=seed, compute_missing=compute_missing, progress=False, backend=backend)
     ensembles[k] = e
     C[k] = ensemble_spearman(e.local_kappa, e.mobility, e.types, n_resamples=n_resamples, seed=seed)
     nulls[k] = {"shuffle": null_spearman(e.local_kappa, e.mobility, e.types, method="shuffle", seed=seed,

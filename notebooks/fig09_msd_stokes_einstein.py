@@ -32,6 +32,7 @@
 # %% tags=["parameters", "remove-cell"]
 size = "ci"
 seed = 0
+backend = "cpu"  # "cuda": compute missing results on a GPU where a step has a device route (README)
 models = ["ipl", "mblj", "ss0.6", "sw"]  # keys of meso_kernels.statepoints (ipl, mblj, ss0.6, ss0.7, ss0.95, sw)
 min_tau_fit = 2.0  # fit the Stokes-Einstein exponent on state points with tau_alpha/t0 at least this
 
@@ -51,7 +52,8 @@ for k in models:
 for key in models:
     sched = schedule(size, key)
     print(f"{label(key)}: N = {sched.N}, T = {list(sched.temperatures)}")
-runs = liquid_runs(size, models, seed=seed)  # stored liquids (campaign tasks); computes only missing ones
+# stored liquids (campaign tasks); computes only missing ones
+runs = liquid_runs(size, models, seed=seed, backend=backend)
 
 print(f"\n{'model':>9s} {'T':>6s} {'tau_a/t0':>9s} {'D t0/a0^2':>10s} {'t_ball/t0':>9s} {'T_kin':>7s}  note")
 for key, rs in runs.items():

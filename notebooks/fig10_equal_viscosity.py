@@ -26,6 +26,7 @@
 # %% tags=["parameters", "remove-cell"]
 size = "ci"
 seed = 0
+backend = "cpu"  # "cuda": compute missing results on a GPU where a step has a device route (README)
 models = ["ipl", "mblj", "ss0.6", "sw"]  # keys of meso_kernels.statepoints
 target_tau = "auto"  # tau_alpha/t0 to match; "auto": the fixed target of this size (VISCOUS_TARGETS); None: the largest value every model reaches
 
@@ -42,7 +43,8 @@ from meso_kernels.statepoints import check_key, label
 check_size(size)
 for k in models:
     check_key(k)
-runs = liquid_runs(size, models, seed=seed)  # stored liquids (campaign tasks); computes only missing ones
+# stored liquids (campaign tasks); computes only missing ones
+runs = liquid_runs(size, models, seed=seed, backend=backend)
 if target_tau == "auto":
     target_tau = viscous_target(size, list(runs))
 target, chosen = match_viscosity(runs, target_tau)

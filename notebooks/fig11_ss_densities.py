@@ -28,6 +28,7 @@
 # %% tags=["parameters", "remove-cell"]
 size = "ci"
 seed = 0
+backend = "cpu"  # "cuda": compute missing results on a GPU where a step has a device route (README)
 densities = ["ss0.6", "ss0.7", "ss0.95"]  # model keys of meso_kernels.statepoints
 target_tau = "auto"  # tau_alpha/t0 to match; "auto": the fixed target of this size (VISCOUS_TARGETS); None: the largest value every density reaches
 
@@ -47,7 +48,8 @@ for k in densities:
     check_key(k)
     if not k.startswith("ss"):
         raise ValueError(f"densities must be sticky-sphere keys (ss0.6, ss0.7, ss0.95), got {k!r}")
-runs = liquid_runs(size, densities, seed=seed)  # stored liquids (campaign tasks); computes only missing ones
+# stored liquids (campaign tasks); computes only missing ones
+runs = liquid_runs(size, densities, seed=seed, backend=backend)
 for key, rs in runs.items():
     print(f"{label(key)}: " + ", ".join(f"T = {r.T:g}: tau_a/t0 = {r.tau_alpha / r.t0:.3g}" for r in rs))
 if target_tau == "auto":

@@ -34,6 +34,7 @@
 # %% tags=["parameters", "remove-cell"]
 size = "ci"
 seed = 1
+backend = "cpu"  # "cuda": compute missing results on a GPU where a step has a device route (README)
 temperatures = {}  # per-model overrides of the state-point temperature, e.g. {"ipl": 0.7}
 
 # %% tags=["hide-input"]
@@ -43,6 +44,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from meso_kernels.analysis.rdf import RDF
+from meso_kernels.cuda import check_backend
 from meso_kernels.initial import random_configuration
 from meso_kernels.integrate import thermalize
 from meso_kernels.models import get_model
@@ -51,6 +53,7 @@ from meso_kernels.quench import quench
 from meso_kernels.store import REPO_ROOT, cached, data_root
 
 check_size(size)
+check_backend(backend)
 DATA = data_root(size)
 RUNS = sizes("fig12", size)
 MODELS = {  # panel: (model name, registry parameters, temperature, label)
@@ -82,12 +85,12 @@ def liquid_and_glass_gr(key):
 
     def compute():
         system = random_configuration(model, run.N, model.state_point.rho, seed=seed)
-        sim = thermalize(system, model, T, run.equil_steps, seed=seed, progress=True)
+        sim = thermalize(system, model, T, run.equil_steps, seed=seed, progress=True, backend=backend)
         frames, ihs, max_forces = [], [], []
         for _ in range(run.n_ihs):
             sim.run(run.ihs_interval)
             frames.append(sim.system)
-            glass, res = quench(frames[-1], model, method="fire", ftol=1e-8)
+            glass, res = quench(frames[-1], model, method="fire", ftol=1e-8, backend=backend)
             if not res.converged:
                 raise RuntimeError(f"{key}: quench did not converge ({res.summary()})")
             ihs.append(glass)
@@ -101,7 +104,7 @@ def liquid_and_glass_gr(key):
                 out[f"g_{tag}_{a}{b}"] = rdf.g[(a, b)]
         return out
 
-    return model, T, cached("fig12_gr_potentials", params, compute, seed=seed, root=DATA)
+    return model, T, cached("fig12_gr_potentials", params, compute, seed=seed, root=DATA, backend=backend)
 
 
 results = {}

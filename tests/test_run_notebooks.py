@@ -196,3 +196,16 @@ def test_environment_yml_mirrors_pyproject():
         name = conda_names.get(name, name)
         assert name in have, f"{name} is in pyproject.toml but not in environment.yml"
         assert have[name] == spec, f"{name}: pyproject.toml says {spec!r}, environment.yml {have[name]!r}"
+
+
+def test_every_notebook_takes_a_backend_parameter(tmp_path):
+    """Every notebook with a parameters cell declares ``backend = "cpu"`` (the book builds on the CPU by default;
+    ``-p backend cuda`` computes missing results on a GPU) and passes it on to what it computes with."""
+    import papermill
+
+    pages = [p for p in sorted((REPO / "notebooks").glob("*.py")) if 'tags=["parameters"' in p.read_text()]
+    assert len(pages) >= 11
+    for py in pages:
+        declared = papermill.inspect_notebook(str(rn.to_ipynb(py, tmp_path)))
+        assert declared.get("backend", {}).get("default") == '"cpu"', (py.name, declared.get("backend"))
+        assert "backend=backend" in py.read_text(), f"{py.name} declares backend but does not pass it on"

@@ -81,7 +81,8 @@ def _pairs(x, box, r):
 
 
 # --- isoconfigurational ensemble ------------------------------------------------------------------------------------
-def isoconfigurational_displacements(system, model, T, nsteps, n_runs, dt=None, tau=None, seed=0, progress=False):
+def isoconfigurational_displacements(system, model, T, nsteps, n_runs, dt=None, tau=None, seed=0, progress=False,
+                                     backend="cpu"):
     """Displacements of every particle in an isoconfigurational ensemble: ``n_runs`` Nosé–Hoover NVT runs of
     ``nsteps`` steps from the same positions, each with fresh Maxwell–Boltzmann velocities.
 
@@ -105,6 +106,9 @@ def isoconfigurational_displacements(system, model, T, nsteps, n_runs, dt=None, 
         seed, different between runs, and run r does not depend on n_runs.
     progress : bool
         Show a tqdm bar over runs.
+    backend : str
+        ``"cpu"`` (default) or ``"cuda"``: where the Nosé–Hoover runs are integrated
+        (:class:`~meso_kernels.integrate.NoseHoover`); the velocities are drawn on the host either way.
 
     Returns
     -------
@@ -135,7 +139,7 @@ def isoconfigurational_displacements(system, model, T, nsteps, n_runs, dt=None, 
     for r in runs:
         s = System(system.positions, system.box, system.types,
                    velocities=maxwell_boltzmann(system.N, system.dim, float(T), seeds[r]))
-        sim = NoseHoover(s, model, dt=dt, T=float(T), tau=tau)
+        sim = NoseHoover(s, model, dt=dt, T=float(T), tau=tau, backend=backend)
         x0 = sim.x
         sim.run(int(nsteps))
         out[r] = sim.x - x0

@@ -4,6 +4,9 @@
   :func:`execute` (compute one task into the store unless stored);
 - :mod:`.checkpoint` — periodic checkpoints of long tasks (``liquid``): a task killed in mid-run continues from its
   last checkpoint (every ``MESO_CHECKPOINT_SECONDS`` of wall time, default 600; 0 switches them off);
+- :mod:`.execution` — the execution backend (``backend="cpu"`` or ``"cuda"`` of :func:`run`, :func:`load`,
+  ``meso campaign run --backend``): how a task is computed, never part of its key; the sidecar records where each
+  step ran;
 - kinds: ``liquid`` (:mod:`.liquid`), ``ihs`` (:mod:`.trajectories`), ``parents`` / ``mechanics_ihs`` / ``mechanics``
   (:mod:`.mechanics`), ``iso`` / ``iso_mobility`` (:mod:`.iso`); local ensembles of κ_i and mobility and
   ``bond_map`` (κ_ij of every pair and the softest pseudoharmonic modes of one inherent structure) (:mod:`.local`,

@@ -2,7 +2,9 @@
 
 - ``run``: compute what the chosen figures need at a run size, on a local Dask cluster of single-threaded workers
   (default: one per core), on an existing Dask cluster (``--scheduler``), or in this process (``--serial``).
-  Stored results are skipped, so a run killed at any moment resumes where it stopped.
+  Stored results are skipped, so a run killed at any moment resumes where it stopped. ``--backend cuda`` computes
+  the steps that have a device route on the GPU (:mod:`.execution`; the others on the CPU, as each sidecar records);
+  it changes no task's key, so results stored on either backend are shared.
 - ``status``: per figure and task kind, what is done, what is missing and its estimated CPU time.
 - ``plan``: the estimated CPU-hours of every figure at a run size (normally ``paper``), from the wall times stored
   at the default size; GPU-hours where a GPU benchmark is stored.
@@ -46,6 +48,10 @@ def add_parser(sub, error_class):
                                 "instead of a local one")
             p.add_argument("--serial", action="store_true", help="no Dask: run the tasks one by one in this process")
             p.add_argument("--no-progress", action="store_true", help="no progress bar")
+            p.add_argument("--backend", default="cpu",
+                           help="cpu (default) or cuda: compute MD, FIRE quenches and the CG solves of G and kappa "
+                                "on the GPU where a task has a device route (the rest on the CPU); task keys do not "
+                                "depend on it")
         p.set_defaults(func=func, _error=error_class)
     pc.set_defaults(func=lambda args: _no_action(pc), _error=error_class)
 
@@ -113,6 +119,11 @@ def _run(args):
             raise ValueError(f"argument --workers: must be a positive integer, got {args.workers!r}")
     if args.serial and (args.scheduler or workers):
         raise ValueError("argument --serial: cannot be combined with --scheduler or --workers")
+    from .execution import check
+    try:
+        backend = check(args.backend)
+    except (ValueError, RuntimeError) as exc:
+        raise ValueError(f"argument --backend: {exc}") from None
     try:
         store.check_writable()
     except CampaignError as exc:
@@ -131,10 +142,13 @@ def _run(args):
         if client is not None:
             n = len(client.scheduler_info().get("workers", {}))
             print(f"Dask: {n} workers; dashboard {client.dashboard_link}", flush=True)
+        if backend != "cpu":
+            from ..cuda import device_name
+            print(f"backend: {backend} ({device_name()} here; every worker must see a GPU)", flush=True)
         t0 = time.perf_counter()
         try:
             out = run_figures(size, figures, store, client=client, models=models, progress=not args.no_progress,
-                              log=lambda line: print(line, flush=True))
+                              log=lambda line: print(line, flush=True), backend=backend)
         except CampaignError as exc:
             print(f"meso: error: {exc}", file=sys.stderr)
             return 1

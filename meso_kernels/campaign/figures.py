@@ -66,14 +66,15 @@ def liquid_tasks(size, keys, seed=0):
     return [scheduled_liquid(size, k, T, seed=seed) for k in keys for T in schedule(size, check_key(k)).temperatures]
 
 
-def liquid_runs(size, keys, seed=0, store=None, progress=True):
+def liquid_runs(size, keys, seed=0, store=None, progress=True, backend="cpu"):
     """``{key: [StatePointDynamics per scheduled T]}`` of the stored liquids of ``keys`` (Figs 5, 9-11), computing
-    the missing ones first (serially; ``meso campaign run`` does it on every core)."""
+    the missing ones first (serially, with ``backend``: :mod:`~meso_kernels.campaign.execution`; ``meso campaign
+    run`` does it on every core)."""
     from .runner import load
     from .task import Store
     keys = list(dict.fromkeys(keys))
     tasks = liquid_tasks(size, keys, seed=seed)
-    arrays = load(tasks, store or Store.for_size(size), progress=progress)
+    arrays = load(tasks, store or Store.for_size(size), progress=progress, backend=backend)
     runs = {k: [] for k in keys}
     for t, a in zip(tasks, arrays):
         runs[t.params["key"]].append(StatePointDynamics(t.params["key"], a))
@@ -303,15 +304,18 @@ def declared(size, figures, store, models=None):
     return list(tasks), pending
 
 
-def run_figures(size, figures, store=None, client=None, models=None, progress=True, log=print):
+def run_figures(size, figures, store=None, client=None, models=None, progress=True, log=print, backend="cpu"):
     """Compute everything ``figures`` need at run size ``size`` into ``store`` (default: the size's store), serially
     (``client=None``) or on a :class:`distributed.Client`: declare, run what is missing, and declare again until no
     new task appears (Fig. 5 declares its IHS trajectories once its liquids are stored). ``log`` receives one line per
     round. Returns a dict: ``rounds``, ``computed`` (the tasks computed), ``pending`` (what could still not be
     declared). Raises :class:`~meso_kernels.campaign.task.CampaignError` if a task failed (the others are finished
-    first)."""
+    first). ``backend``: ``"cpu"`` (default) or ``"cuda"``, how the tasks are computed
+    (:mod:`~meso_kernels.campaign.execution`); checked before anything runs."""
+    from .execution import check
     from .runner import Plan, run
     from .task import Store
+    check(backend)
     store = store or Store.for_size(size)
     rounds, computed = 0, []
     while True:
@@ -321,7 +325,7 @@ def run_figures(size, figures, store=None, client=None, models=None, progress=Tr
             break
         rounds += 1
         log(f"round {rounds}: {len(todo)} tasks to compute ({len(tasks)} declared)")
-        out = run(tasks, store, client=client, progress=progress)
+        out = run(tasks, store, client=client, progress=progress, backend=backend)
         computed += out["computed"]
         if not out["computed"]:
             break

@@ -11,7 +11,8 @@
   the initial configuration: Fig. 2).
 
 Run r of batch b of configuration c draws its velocities from ``SeedSequence([seed, c, b])``, so a batch does not
-depend on how many batches there are.
+depend on how many batches there are. With the execution backend ``"cuda"`` (:mod:`.execution`) the runs of an
+``iso`` task are integrated on the GPU; ``iso_mobility`` (a mean over stored arrays) runs on the CPU.
 """
 import numpy as np
 
@@ -25,16 +26,19 @@ ISO_VERSION = 2
 def _iso_compute(task, p, load, progress):
     from ..analysis.propensity import isoconfigurational_displacements
     from ..system import System
+    from .execution import requested, route
     par = load(task.needs[0])
     c = p["conf"]
     system = System(np.mod(par["x"][c], par["box"]), par["box"], par["types"])
     d = isoconfigurational_displacements(system, model_for(p["key"]), p["T"], p["nsteps"], p["n_runs"],
-                                         seed=[task.seed, c, p["batch"]], progress=progress)
+                                         seed=[task.seed, c, p["batch"]], progress=progress,
+                                         backend=route("MD (Nose-Hoover)", requested()))
     return {"displacements": d.astype(np.float32), "types": par["types"]}
 
 
 register(Kind("iso", "iso_runs", "scratch", _iso_compute, work=lambda p: p["N"] * p["nsteps"] * p["n_runs"],
-              default_rate=2.5e-7, doc="isoconfigurational runs: one configuration, one batch of velocity draws"))
+              default_rate=2.5e-7, doc="isoconfigurational runs: one configuration, one batch of velocity draws",
+              backends=("cpu", "cuda")))
 
 
 def _mobility_compute(task, p, load, progress):

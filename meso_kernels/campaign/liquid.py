@@ -26,7 +26,7 @@ EQUIL_BLOCK = 1000
 
 def equilibrium_dynamics(key, T, N, equil_steps, prod_steps, seed=0, max_lag=None, n_open=10,
                          points_per_decade=10, progress=False, n_blocks=2, start=None, relax_start=True,
-                         checkpoint=None):
+                         checkpoint=None, backend="cpu"):
     """Equilibrate model ``key`` (:func:`meso_kernels.statepoints.model_for`) at temperature T (NVT, the model's δt
     and τ_NH, N particles at its Table-I density, random start of seed ``seed``) for ``equil_steps`` MD steps, then
     run ``prod_steps`` steps accumulating the correlators at q = q_max of the large species.
@@ -60,6 +60,14 @@ def equilibrium_dynamics(key, T, N, equil_steps, prod_steps, seed=0, max_lag=Non
     attempt up to its last checkpoint). Resumed on the same machine with the same number of numba threads, the
     result is bit-identical to that of an uninterrupted run (``wall_time`` aside); with or without a checkpoint,
     an uninterrupted run gives the same arrays.
+
+    ``backend``: ``"cpu"`` (default) or ``"cuda"``: the relaxing FIRE quench and the Nosé–Hoover MD run on the GPU
+    (:func:`meso_kernels.integrate.thermalize`; the correlators are accumulated on the host from position copies
+    at the time origins and lags). The device integrator does not reach the CPU's trajectory bit for bit (another
+    summation order), so the result is a different, equally valid sample of the same state point. Checkpoints need
+    the integrator's ``state()``/``from_state()``: where the device integrator lacks them, ``checkpoint`` is not
+    used (a warning says so, and inside a campaign task the sidecar's ``backend_fallbacks`` records it), and a
+    killed task starts again; a checkpoint records its backend and is resumed only on the same one.
     """
     from ..initial import random_configuration
     from ..integrate import thermalize
@@ -78,8 +86,25 @@ def equilibrium_dynamics(key, T, N, equil_steps, prod_steps, seed=0, max_lag=Non
         raise ValueError(f"max_lag must lie in [1, prod_steps = {prod_steps}], got {max_lag}")
     t_start = time.perf_counter()
     equil_steps, prod_steps = int(equil_steps), int(prod_steps)
+    from ..integrate import NoseHoover
+    from .execution import check, fallback, route
+    check(backend)
+    integrator = NoseHoover
+    if backend == "cuda":
+        from ..cuda.integrate import DeviceNoseHoover as integrator
     ckpt = checkpoint if checkpoint is not None and checkpoint.enabled else None
-    restored = _restore(ckpt, model, int(N), equil_steps, prod_steps) if ckpt is not None else None
+    if ckpt is not None and not (callable(getattr(integrator, "state", None))
+                                 and callable(getattr(integrator, "from_state", None))):
+        import warnings
+        why = (f"off: the {backend} integrator {integrator.__name__} has no state()/from_state(), so this run "
+               "writes no checkpoint and a killed run starts again")
+        if ckpt.path.is_file():
+            why += f" (the checkpoint {ckpt.path} of an earlier attempt is not used)"
+        warnings.warn(f"checkpoints are {why}; use backend='cpu' for checkpoints", stacklevel=2)
+        fallback("checkpoints", why)
+        ckpt = None
+    restored = _restore(ckpt, model, int(N), equil_steps, prod_steps, integrator, backend) \
+        if ckpt is not None else None
     if restored is None:
         if start is None:
             system = random_configuration(model, int(N), sp.rho, seed=seed)
@@ -89,12 +114,15 @@ def equilibrium_dynamics(key, T, N, equil_steps, prod_steps, seed=0, max_lag=Non
                 raise ValueError(f"start holds {system.N} particles at density "
                                  f"{system.N / np.prod(system.box):.6g}; this run needs N = {N} at rho = {sp.rho}")
         relax = 1.0 if (start is None or relax_start) else None
+        if relax is not None:
+            route("relax quench (FIRE)", backend)
         # with a checkpoint the equilibration runs below, in blocks (the same trajectory)
         sim = thermalize(system, model, T, 0 if ckpt is not None else equil_steps, seed=seed, relax_ftol=relax,
-                         progress=progress and ckpt is None)
+                         progress=progress and ckpt is None, backend=backend)
         corr, kin, pot, wall_before = None, [], [], 0.0
     else:
         sim, corr, kin, pot, wall_before = restored
+    route("MD (Nose-Hoover)", backend)
 
     def sample(s):
         kin.append(s.kinetic_temperature())
@@ -109,7 +137,7 @@ def equilibrium_dynamics(key, T, N, equil_steps, prod_steps, seed=0, max_lag=Non
             if corr is not None:
                 arrays.update({f"corr.{k}": v for k, v in corr.state().items()})
             arrays.update(kinetic_temperature=np.array(kin, dtype=float), potential_energy=np.array(pot, dtype=float))
-            ckpt.save(arrays, sim.step, wall_before + time.perf_counter() - t_start, phase=phase)
+            ckpt.save(arrays, sim.step, wall_before + time.perf_counter() - t_start, phase=phase, backend=backend)
 
         if sim.step < equil_steps:
             bar = None
@@ -150,16 +178,22 @@ def equilibrium_dynamics(key, T, N, equil_steps, prod_steps, seed=0, max_lag=Non
     return out
 
 
-def _restore(ckpt, model, N, equil_steps, prod_steps):
+def _restore(ckpt, model, N, equil_steps, prod_steps, integrator=None, backend="cpu"):
     """(integrator, correlator or None, kinetic-temperature samples, energy samples, wall time so far) from the
-    checkpoint of this run, or None (none there, or unusable: a warning says why)."""
-    from ..integrate import NoseHoover
+    checkpoint of this run, or None (none there, or unusable: a warning says why). ``integrator``: the class whose
+    ``from_state`` restores it (default :class:`~meso_kernels.integrate.NoseHoover`); a checkpoint written with
+    another ``backend`` is not used."""
+    if integrator is None:
+        from ..integrate import NoseHoover as integrator
     found = ckpt.load()
     if found is None:
         return None
     arrays, meta = found
     try:
-        sim = NoseHoover.from_state({k[4:]: v for k, v in arrays.items() if k.startswith("sim.")}, model)
+        if meta.get("backend", "cpu") != backend:
+            raise ValueError(f"it was written with backend={meta.get('backend')!r}, this run has "
+                             f"backend={backend!r}")
+        sim = integrator.from_state({k[4:]: v for k, v in arrays.items() if k.startswith("sim.")}, model)
         corr_state = {k[5:]: v for k, v in arrays.items() if k.startswith("corr.")}
         corr = LogTimeCorrelator.from_state(corr_state) if corr_state else None
         phase = meta.get("phase")
@@ -194,20 +228,23 @@ def final_system(arrays):
 
 def _liquid_compute(task, p, load, progress, checkpoint=None):
     """The ``liquid`` kind's compute: :func:`equilibrium_dynamics` of the task's parameters, with ``checkpoint``
-    (default: the one ``execute`` provides, :func:`~meso_kernels.campaign.checkpoint.current`)."""
+    (default: the one ``execute`` provides, :func:`~meso_kernels.campaign.checkpoint.current`) and the backend
+    ``execute`` was given (:func:`~meso_kernels.campaign.execution.requested`)."""
     from .checkpoint import current
+    from .execution import requested
     if checkpoint is None:
         checkpoint = current(task)
     start = load(task.needs[0]) if p.get("start") else None
     return equilibrium_dynamics(p["key"], p["T"], p["N"], p["equil_steps"], p["prod_steps"], seed=task.seed,
                                 progress=progress, n_blocks=p.get("blocks", 2), start=start,
                                 n_open=p.get("n_open", 10), relax_start=p.get("relax_start", True),
-                                checkpoint=checkpoint)
+                                checkpoint=checkpoint, backend=requested())
 
 
 register(Kind("liquid", "dynamics", "data", _liquid_compute,
               work=lambda p: p["N"] * (p["equil_steps"] + p["prod_steps"]), default_rate=2.5e-7,
-              doc="equilibrium liquid: F_s, MSD and the final configuration", checkpoint=True))
+              doc="equilibrium liquid: F_s, MSD and the final configuration", checkpoint=True,
+              backends=("cpu", "cuda")))
 
 
 def liquid_task(key, T, N, equil_steps, prod_steps, seed=0, blocks=2, start=None, n_open=10, relax_start=True):
@@ -248,12 +285,14 @@ def scheduled_liquid(size, key, T, seed=0):
                        start=start, n_open=pt.n_open, relax_start=not pt.cooled)
 
 
-def dynamics(size, key, T, seed=0, root=None, progress=False):
-    """The stored :func:`equilibrium_dynamics` result at a scheduled state point, computed first if missing.
-    ``root``: the data folder (default :func:`meso_kernels.store.data_root` of ``size``)."""
+def dynamics(size, key, T, seed=0, root=None, progress=False, backend="cpu"):
+    """The stored :func:`equilibrium_dynamics` result at a scheduled state point, computed first if missing (with
+    ``backend``, :mod:`~meso_kernels.campaign.execution`). ``root``: the data folder (default
+    :func:`meso_kernels.store.data_root` of ``size``)."""
     from .runner import load_one
     from .task import Store
-    return load_one(scheduled_liquid(size, key, T, seed=seed), Store.for_size(size, data=root), progress=progress)
+    return load_one(scheduled_liquid(size, key, T, seed=seed), Store.for_size(size, data=root), progress=progress,
+                    backend=backend)
 
 
 class StatePointDynamics:

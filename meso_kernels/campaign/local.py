@@ -138,11 +138,11 @@ class LocalEnsemble:
         return self.model.large
 
 
-def load_local(size, run, tasks, store, progress=True):
-    """Load (computing what is missing) the :class:`LocalTasks` ``tasks`` declared at ``run`` into a
-    :class:`LocalEnsemble`."""
+def load_local(size, run, tasks, store, progress=True, backend="cpu"):
+    """Load (computing what is missing, with ``backend``: :mod:`~meso_kernels.campaign.execution`) the
+    :class:`LocalTasks` ``tasks`` declared at ``run`` into a :class:`LocalEnsemble`."""
     from .runner import load
-    arrays = load(tasks.targets, store, progress=progress)
+    arrays = load(tasks.targets, store, progress=progress, backend=backend)
     mech, mob = arrays[0], arrays[1:]
     nr = [m.get("nr_mobility") for m in mob]
     dt = run.model.state_point.dt
@@ -177,10 +177,13 @@ def fig07_tasks(size, resolver, seed=0, **overrides):
     return tasks, []
 
 
-def local_ensemble(size, key, seed=0, store=None, compute_missing=True, progress=True, **overrides):
+def local_ensemble(size, key, seed=0, store=None, compute_missing=True, progress=True, backend="cpu", **overrides):
     """The :class:`LocalEnsemble` of SS density ``key`` (ss0.6, ss0.7 or ss0.95) at its Fig. 11 state point, with
-    t_obs = τ_α/10 (Figs 6(b, c), 7). Missing results are computed first (serially) unless ``compute_missing=False``,
-    which raises :class:`~meso_kernels.campaign.task.CampaignError` naming the command that computes them."""
+    t_obs = τ_α/10 (Figs 6(b, c), 7). Missing results are computed first (serially, with ``backend``:
+    :mod:`~meso_kernels.campaign.execution`) unless ``compute_missing=False``, which raises
+    :class:`~meso_kernels.campaign.task.CampaignError` naming the command that computes them."""
+    from .execution import check
+    check(backend)
     from .figures import DENSITIES
     from .runner import Plan, load
     from .task import CampaignError, Resolver, Store
@@ -196,14 +199,14 @@ def local_ensemble(size, key, seed=0, store=None, compute_missing=True, progress
         if not compute_missing:
             raise CampaignError(f"the SS liquids at size {size!r} are not all stored: run `meso campaign run --size "
                                 f"{size} --figures 7` (or pass compute_missing=True)")
-        load(liquids, store, progress=progress)
+        load(liquids, store, progress=progress, backend=backend)
         points = density_points(size, resolver, seed=seed)
     run = points[key]
     tasks = local_tasks(size, run, T_OBS["7"], seed=seed, **overrides)
     if not compute_missing and Plan(tasks.targets, store, order=False).needed:
         raise CampaignError(f"the local ensemble of {key} at size {size!r} is not stored: run `meso campaign run "
                             f"--size {size} --figures 7 --models {key}` (or pass compute_missing=True)")
-    return load_local(size, run, tasks, store, progress=progress)
+    return load_local(size, run, tasks, store, progress=progress, backend=backend)
 
 
 # --- Fig. 2: the 2D IPL liquid at T = 0.48, its local ensemble and the bond map of one configuration ----------------
@@ -232,6 +235,9 @@ def _bond_map_compute(task, p, load, progress):
     # the very quench of the mechanics_ihs task of this configuration (same input, method and tolerance)
     ihs, res = parent_quench(task, load(task.needs[0]), p["conf"], model, p["ftol"])
     terms = build_terms(ihs, model)
+    from .execution import requested, route
+    route("kappa and modes (dense)", requested(), available=False,
+          reason="the dense pseudo-inverse and the mode minimisations have no device route")
     sm = dipole_started_modes(ihs, model, n_starts=p["n_starts"], k=p["k"], progress=progress, terms=terms)
     ds = sm.dipoles
     return {"ihs_positions": ihs.positions, "box": ihs.box, "types": ihs.types,
@@ -310,15 +316,17 @@ def fig02_tasks(size, resolver, seed=0, conf=0, n_starts="auto", **overrides):
 
 
 def fig02_ensemble(size, seed=0, conf=0, n_starts="auto", store=None, compute_missing=True, progress=True,
-                   **overrides):
+                   backend="cpu", **overrides):
     """Fig. 2's data: ``(LocalEnsemble, bond map)`` at the 2D IPL state point of ``size``; the bond map is the dict
     of arrays of :func:`bond_map_task` for configuration ``conf`` (``ihs_positions``, ``box``, ``types``,
     ``pairs``, ``kappa``, ``local_kappa``, ``modes``, ``stiffness``, ``cores``, ...). Missing results are computed
-    first (serially) unless ``compute_missing=False``, which raises
-    :class:`~meso_kernels.campaign.task.CampaignError` naming the command that computes them."""
+    first (serially, with ``backend``: :mod:`~meso_kernels.campaign.execution`) unless ``compute_missing=False``,
+    which raises :class:`~meso_kernels.campaign.task.CampaignError` naming the command that computes them."""
+    from .execution import check
     from .liquid import StatePointDynamics
     from .runner import Plan, load
     from .task import CampaignError, Resolver, Store
+    check(backend)
     check_size(size)
     store = store or Store.for_size(size)
     liquid = fig02_liquid(size, seed=seed)
@@ -327,12 +335,12 @@ def fig02_ensemble(size, seed=0, conf=0, n_starts="auto", store=None, compute_mi
     if not resolver.done(liquid):
         if not compute_missing:
             raise CampaignError(f"the 2D IPL liquid of Fig. 2 at size {size!r} is not stored: {command}")
-        load([liquid], store, progress=progress)
+        load([liquid], store, progress=progress, backend=backend)
     run = StatePointDynamics(FIG02_KEY, Resolver(store).load(liquid))
     lt = fig02_local_tasks(size, run, seed=seed, **overrides)
     starts = FIG02_STARTS[size] if isinstance(n_starts, str) and n_starts == "auto" else n_starts
     bond = bond_map_task(lt.mechanics, conf, starts)
     if not compute_missing and Plan([*lt.targets, bond], store, order=False).needed:
         raise CampaignError(f"the local ensemble or bond map of Fig. 2 at size {size!r} is not stored: {command}")
-    ens = load_local(size, run, lt, store, progress=progress)
-    return ens, load([bond], store, progress=progress)[0]
+    ens = load_local(size, run, lt, store, progress=progress, backend=backend)
+    return ens, load([bond], store, progress=progress, backend=backend)[0]

@@ -9,6 +9,12 @@ Three kinds of task, one ensemble at parent temperature T_p:
 - ``mechanics`` (data): the ensemble in summary form: per inherent structure G, the mean κ, the energy and checks,
   and the histogram of κ_ij / ⟨κ⟩ over all pairs on a fixed logarithmic grid (plus κ_i per particle with
   ``local``). The raw κ_ij stay in scratch.
+
+With the execution backend ``"cuda"`` (:mod:`.execution`): the parents' MD runs on the GPU; of a ``mechanics_ihs``
+task the CG quench stays on the CPU (the device minimiser is FIRE only, and the quench defines the inherent
+structure: ``bond_map`` repeats it), G and κ_ij are solved by CG on the GPU for pair models (κ then always by CG,
+where ``kappa_solver="auto"`` may pick the dense route on the CPU: both to the same tolerance), on the CPU for SW
+(no three-body term in the device Hessian); the sidecar records each step's backend.
 """
 import numpy as np
 
@@ -23,9 +29,12 @@ KAPPA_EDGES = np.logspace(-3, 2, 101)
 
 def _parents_compute(task, p, load, progress):
     from ..integrate import NoseHoover
+    from .execution import requested, route
     model = model_for(p["key"])
     sp = model.state_point
-    sim = NoseHoover(final_system(load(task.needs[0])), model, dt=sp.dt, T=p["T"], tau=sp.tau_nh, seed=task.seed)
+    backend = route("MD (Nose-Hoover)", requested())
+    sim = NoseHoover(final_system(load(task.needs[0])), model, dt=sp.dt, T=p["T"], tau=sp.tau_nh, seed=task.seed,
+                     backend=backend)
     interval = p["prod_steps"] // p["n_conf"]
     xs, kin, pot = [], [], []
     steps = range(p["n_conf"])
@@ -44,7 +53,7 @@ def _parents_compute(task, p, load, progress):
 
 register(Kind("parents", "mechanics_parents", "scratch", _parents_compute,
               work=lambda p: p["N"] * p["prod_steps"], default_rate=2.5e-7,
-              doc="equilibrium configurations sampled from the liquid"))
+              doc="equilibrium configurations sampled from the liquid", backends=("cpu", "cuda")))
 
 
 #: the most CG iterations of one inherent-structure quench of a parent configuration
@@ -59,6 +68,9 @@ def parent_quench(task, parents, index, model, ftol):
     ``task`` when the quench does not converge within :data:`QUENCH_MAX_STEPS`."""
     from ..quench import quench
     from ..system import System
+    from .execution import requested, route
+    route("quench (CG)", requested(), available=False,
+          reason="the device minimiser is FIRE only; the inherent structure is defined by this CG quench")
     parent = System(np.mod(parents["x"][index], parents["box"]), parents["box"], parents["types"])
     ihs, res = quench(parent, model, method="cg", ftol=ftol, max_steps=QUENCH_MAX_STEPS)
     if not res.converged:
@@ -66,23 +78,36 @@ def parent_quench(task, parents, index, model, ftol):
     return ihs, res
 
 
+def device_hessian_route(model, solver="auto"):
+    """``(available, reason)``: whether the Hessian solves of G and κ of ``model`` with ``solver`` have a device
+    route (the device Hessian: pair models only; CG only)."""
+    if model.three_body is not None:
+        return False, f"the device Hessian has no three-body term ({model.name})"
+    if solver == "dense":
+        return False, "solver 'dense' has no device route"
+    return True, ""
+
+
 def _ihs_compute(task, p, load, progress):
     from ..dipole import DipoleStiffness
     from ..elasticity import shear_modulus
     from ..hessian import build_terms
+    from .execution import requested, route
     model = model_for(p["key"])
     k = p["index"]
     ihs, res = parent_quench(task, load(task.needs[0]), k, model, p["ftol"])
     terms = build_terms(ihs, model)
-    g = shear_modulus(ihs, model, terms=terms)
-    ds = DipoleStiffness(solver=p["kappa_solver"]).compute(ihs, model, n_random=p["n_pairs"],
-                                                          seed=task.seed * 100_003 + k, terms=terms)
+    backend = requested()
+    g = shear_modulus(ihs, model, terms=terms, backend=route("G (CG)", backend, *device_hessian_route(model)))
+    kb = route("kappa", backend, *device_hessian_route(model, p["kappa_solver"]))
+    ds = DipoleStiffness(solver=p["kappa_solver"], backend=kb).compute(ihs, model, n_random=p["n_pairs"],
+                                                                      seed=task.seed * 100_003 + k, terms=terms)
     out = {"G": np.array(g.G), "born": np.array(g.born), "G_converged": np.array(g.converged),
            "u_ihs": np.array(terms.energy / ihs.N), "max_force": np.array(res.max_force), "kappa": ds.kappa,
            "kappa_zmz": ds.kappa_zmz, "kappa_converged": ds.converged, "n_rattlers": np.array(ds.rattlers.sum()),
            "ihs_positions": ihs.positions.astype(np.float32), "types": ihs.types}
     if p["local"]:
-        full = DipoleStiffness(solver=p["kappa_solver"]).compute(ihs, model, pairs="all", terms=terms)
+        full = DipoleStiffness(solver=p["kappa_solver"], backend=kb).compute(ihs, model, pairs="all", terms=terms)
         out["local_kappa"] = full.local_kappa
         out["local_converged"] = np.array(bool(full.converged.all()))
     return out
@@ -96,7 +121,7 @@ def _ihs_work(p):
 
 
 register(Kind("mechanics_ihs", "mechanics_ihs", "scratch", _ihs_compute, work=_ihs_work, default_rate=1.5e-10,
-              doc="one inherent structure: quench, G, kappa_ij of random pairs"))
+              doc="one inherent structure: quench, G, kappa_ij of random pairs", backends=("cpu", "cuda")))
 
 
 def _ensemble_compute(task, p, load, progress):

@@ -14,6 +14,9 @@ inherent structures that need them).
 - :func:`local_cluster` — a :class:`distributed.LocalCluster` of single-threaded worker processes (numba and BLAS
   at one thread), listening on 127.0.0.1 only.
 
+``backend="cuda"`` (:func:`run`, :func:`load`) computes the tasks with the CUDA backend where their kinds have a device
+route (:mod:`.execution`); it is an option of the run, not of the tasks: keys and stored results are the same.
+
 >>> import tempfile
 >>> from meso_kernels.campaign import Store, liquid_task, load
 >>> store = Store(tempfile.mkdtemp(), tempfile.mkdtemp())
@@ -100,14 +103,19 @@ def _estimator(store):
     return model.task_cost
 
 
-def run(targets, store, client=None, progress=True, stream=None, cost=None):
+def run(targets, store, client=None, progress=True, stream=None, cost=None, backend="cpu"):
     """Compute the missing tasks of ``targets`` into ``store`` (a :class:`~meso_kernels.campaign.task.Store`).
 
     client: None to run serially here, or a :class:`distributed.Client`. progress: a tqdm bar over tasks. cost:
     task -> estimated CPU-seconds, for the order (default: from the store's sidecars, :class:`CostModel`).
+    backend: ``"cpu"`` (default) or ``"cuda"``, passed to every :func:`~meso_kernels.campaign.task.execute`
+    (:mod:`.execution`); checked here first (``ValueError`` naming the allowed values, ``RuntimeError`` without a
+    GPU), before anything is written. On a Dask cluster every worker must see a GPU.
     Returns a dict: ``computed`` (tasks run), ``skipped`` (already stored), ``failed`` ({task name: error}),
     ``removed`` (stale temporary files of killed writers, cleaned before and after). Raises
     :class:`~meso_kernels.campaign.task.CampaignError` if a task failed (after the others finished)."""
+    from .execution import check
+    check(backend)
     store.check_writable()
     removed = store.clean()
     plan = Plan(targets, store, cost=cost or _estimator(store))
@@ -118,9 +126,9 @@ def run(targets, store, client=None, progress=True, stream=None, cost=None):
         bar = tqdm(total=len(plan.needed), desc="campaign tasks", unit="task", file=stream or sys.stderr)
     try:
         if client is None:
-            _run_serial(plan, store, computed, failed, bar)
+            _run_serial(plan, store, computed, failed, bar, backend)
         else:
-            _run_dask(plan, store, client, computed, failed, bar)
+            _run_dask(plan, store, client, computed, failed, bar, backend)
     finally:
         if bar is not None:
             bar.close()
@@ -136,7 +144,7 @@ def _name(task):
     return f"{task.label()} [{task.ident[:8]}]"
 
 
-def _run_serial(plan, store, computed, failed, bar):
+def _run_serial(plan, store, computed, failed, bar, backend="cpu"):
     bad = set()
     for t in plan.needed:
         if any(d in bad for d in t.needs):
@@ -144,7 +152,7 @@ def _run_serial(plan, store, computed, failed, bar):
             failed[_name(t)] = "an input failed"
         else:
             try:
-                execute(t, store)
+                execute(t, store, backend=backend)
                 computed.append(t)
             except Exception as exc:  # keep going with the independent tasks; report at the end
                 bad.add(t)
@@ -153,13 +161,13 @@ def _run_serial(plan, store, computed, failed, bar):
             bar.update()
 
 
-def _run_dask(plan, store, client, computed, failed, bar):
+def _run_dask(plan, store, client, computed, failed, bar, backend="cpu"):
     from distributed import as_completed
     futures = {}
     for t in plan.needed:
         deps = [futures[d] for d in t.needs if d in futures]
-        futures[t] = client.submit(execute, t, store, *deps, key=f"{t.kind}-{t.ident}", pure=False,
-                                   priority=int(1000 * plan.priorities[t]), retries=1)
+        futures[t] = client.submit(execute, t, store, *deps, backend=backend, key=f"{t.kind}-{t.ident}",
+                                   pure=False, priority=int(1000 * plan.priorities[t]), retries=1)
     by_future = {f.key: t for t, f in futures.items()}
     for fut in as_completed(list(futures.values())):
         t = by_future[fut.key]
@@ -172,9 +180,12 @@ def _run_dask(plan, store, client, computed, failed, bar):
             bar.update()
 
 
-def load(targets, store, progress=True):
-    """The stored arrays of every target (a list, in order), computing the missing ones serially first. A long
-    computation says so, and how to run it in parallel instead."""
+def load(targets, store, progress=True, backend="cpu"):
+    """The stored arrays of every target (a list, in order), computing the missing ones serially first (with
+    ``backend``: ``"cpu"`` or ``"cuda"``, see :func:`run`; checked even when nothing is missing). A long computation
+    says so, and how to run it in parallel instead."""
+    from .execution import check
+    check(backend)
     targets = list(targets)
     plan = Plan(targets, store, order=False)
     if plan.needed:
@@ -184,14 +195,14 @@ def load(targets, store, progress=True):
             print(f"computing {len(plan.needed)} missing tasks here, one after the other (estimated "
                   f"{seconds / 3600:.1f} CPU-hours); `meso campaign run` runs them on all cores or a cluster",
                   file=sys.stderr)
-        run(targets, store, progress=progress, cost=cost)
+        run(targets, store, progress=progress, cost=cost, backend=backend)
     res = Resolver(store)
     return [res.load(t) for t in targets]
 
 
-def load_one(target, store, progress=False):
+def load_one(target, store, progress=False, backend="cpu"):
     """:func:`load` of a single task."""
-    return load([target], store, progress=progress)[0]
+    return load([target], store, progress=progress, backend=backend)[0]
 
 
 def local_cluster(workers=None, dashboard=True):

@@ -121,12 +121,14 @@ class ElasticSeries:
                 for T, e in zip(self.T, self.ensembles)]
 
 
-def elastic_series(size, key, seed=0, temperatures=None, store=None, compute_missing=True, progress=True):
+def elastic_series(size, key, seed=0, temperatures=None, store=None, compute_missing=True, progress=True,
+                   backend="cpu"):
     """The :class:`ElasticSeries` of model ``key`` at run size ``size``.
 
     temperatures: a subset of the schedule (None: all of it); a temperature that is not scheduled raises ValueError
     listing the scheduled ones. compute_missing: False raises :class:`~meso_kernels.campaign.task.CampaignError`
-    naming the missing results instead of computing them here.
+    naming the missing results instead of computing them here. backend: ``"cpu"`` or ``"cuda"``, how missing
+    results are computed (:mod:`~meso_kernels.campaign.execution`).
     """
     from .figures import ensemble_task
     from .liquid import StatePointDynamics, scheduled_liquid
@@ -149,7 +151,7 @@ def elastic_series(size, key, seed=0, temperatures=None, store=None, compute_mis
             raise CampaignError(f"{key} at size {size!r} has no stored {what}: run "
                                 f"`meso campaign run --size {size} --figures 4 --models {key}` (or pass "
                                 "compute_missing=True)")
-    arrays = load(liquids + ensembles, store, progress=progress)
+    arrays = load(liquids + ensembles, store, progress=progress, backend=backend)
     n = len(temps)
     points = [StatePointDynamics(key, a) for a in arrays[:n]]
     return ElasticSeries(key, size, np.array(temps, dtype=float), points, arrays[n:], store)
@@ -334,11 +336,12 @@ def verdict_lines(analyses, label=str):
 
 
 def analyse_models(size, keys, seed=0, temperatures=None, compute_missing=True, activated_from="auto",
-                   require_stationary="auto", n_resamples=2000):
+                   require_stationary="auto", n_resamples=2000, backend="cpu"):
     """``(series, analyses)``: :func:`elastic_series` and :func:`analyse_series` of every model key in ``keys``, as
     the Fig. 4 and Fig. 6 pages use them. temperatures: ``{key: [T, ...]}`` subsets of the schedules (a key not in
     ``keys`` raises ValueError). ``"auto"``: activated_from 10 and require_stationary True, except at ci (0 and
-    False: the ci runs are hot and have 4 blocks of origins, too few for the check to have power)."""
+    False: the ci runs are hot and have 4 blocks of origins, too few for the check to have power). backend: how
+    missing results are computed (:func:`elastic_series`)."""
     temperatures = dict(temperatures or {})
     unknown = sorted(set(temperatures) - set(keys))
     if unknown:
@@ -348,7 +351,8 @@ def analyse_models(size, keys, seed=0, temperatures=None, compute_missing=True, 
     if require_stationary == "auto":
         require_stationary = size != "ci"
     series = {k: elastic_series(size, k, seed=seed, temperatures=temperatures.get(k),
-                                compute_missing=compute_missing, progress=size != "ci") for k in keys}
+                                compute_missing=compute_missing, progress=size != "ci", backend=backend)
+              for k in keys}
     analyses = {k: analyse_series(s, activated_from=activated_from, n_resamples=n_resamples, seed=seed,
                                   require_stationary=require_stationary) for k, s in series.items()}
     return series, analyses

@@ -4,8 +4,9 @@ The cost of a task is ``work(params) x rate``: ``work`` is its kind's size measu
 liquid, quenched frames x particles for an IHS trajectory, (N d)^3 / 3 + pairs x (N d)^2 for one inherent
 structure's dense κ, ...) and the rate, in CPU-seconds per unit of work, is the median over the stored results of
 that kind and model (wall time x numba threads / work), falling back to the kind's other models and then to the
-kind's built-in rate. Where ``benchmarks/gpu_speedup.json`` (``{kind: speedup}``, written by a GPU benchmark)
-exists, the plan also gives GPU-hours.
+kind's built-in rate. Results computed with the CUDA backend (sidecar ``backend`` "cuda") measure GPU time, not
+CPU time, and are left out of the rates. Where ``benchmarks/gpu_speedup.json`` (``{kind: speedup}``, written by a
+GPU benchmark) exists, the plan also gives GPU-hours.
 """
 import json
 from collections import defaultdict
@@ -33,6 +34,8 @@ class CostModel:
                 for path in folder.glob("*.json") if folder.is_dir() else ():
                     try:
                         meta = json.loads(path.read_text(encoding="utf-8"))
+                        if meta.get("backend", "cpu") != "cpu":
+                            continue  # GPU seconds are no CPU-second rate
                         wall = (float(meta["wall_time_s"]) + float(meta.get("wall_time_earlier_s") or 0.0)) \
                             * float(meta.get("numba_threads") or 1)
                         work = float(spec.work(meta["params"]))

@@ -53,7 +53,9 @@ class Kind:
     number proportional to the cost (CPU-seconds per unit are fitted from stored wall times); default_rate: CPU-s per
     work unit when nothing of this kind is stored yet; doc: one line for status tables; checkpoint: whether compute
     writes and resumes from periodic checkpoints (:mod:`.checkpoint`: :func:`execute` then provides one, which
-    compute finds with :func:`.checkpoint.current`)."""
+    compute finds with :func:`.checkpoint.current`); backends: the execution backends compute has a route for
+    (``("cpu", "cuda")``: some of its steps can run on the device, see :mod:`.execution`; ``("cpu",)``: with
+    ``backend="cuda"`` the task is computed on the CPU, and its sidecar says so)."""
     name: str
     campaign: str
     where: str
@@ -63,10 +65,13 @@ class Kind:
     default_rate: float = 0.0
     doc: str = ""
     checkpoint: bool = False
+    backends: tuple = ("cpu",)
 
     def __post_init__(self):
         if self.where not in WHERE:
             raise ValueError(f"Kind.where must be one of {', '.join(WHERE)}, got {self.where!r}")
+        if "cpu" not in self.backends or not set(self.backends) <= {"cpu", "cuda"}:
+            raise ValueError(f"Kind.backends must hold 'cpu' and may hold 'cuda', got {self.backends!r}")
 
 
 def register(kind):
@@ -282,10 +287,16 @@ def sidecar_wall(meta):
     return float(meta.get("wall_time_s") or 0.0) + float(meta.get("wall_time_earlier_s") or 0.0)
 
 
-def execute(task, store, *_dependencies, progress=False):
+def execute(task, store, *_dependencies, progress=False, backend="cpu"):
     """Compute and store ``task`` unless it is stored; its dependencies must be stored. Returns a small dict: ident,
     key, computed (bool), wall time (s). ``_dependencies`` are ignored (Dask passes the dependencies' results there,
     so that it runs them first).
+
+    ``backend``: ``"cpu"`` (default) or ``"cuda"``, how the task is computed (:mod:`.execution`): not part of the
+    task's ident or key, so a result stored on either backend is found by both. It is checked first (``ValueError``
+    for an unknown value, ``RuntimeError`` for ``"cuda"`` without a GPU, even when the task is stored); the compute
+    function finds it with :func:`.execution.current`, and the sidecar records ``backend`` and ``device`` (and, with
+    ``"cuda"``, where each step ran).
 
     A kind with ``checkpoint=True`` computes with a :class:`~.checkpoint.Checkpoint` in
     ``<scratch>/checkpoints/<campaign>/<key>.npz`` (:func:`.checkpoint.current`): it continues from a checkpoint
@@ -293,6 +304,8 @@ def execute(task, store, *_dependencies, progress=False):
     and the checkpoint is deleted once the result is stored."""
     import numba
 
+    from .execution import Execution, providing as providing_execution
+    execution = Execution(backend)  # validated before anything else
     res = Resolver(store)
     params = res.params(task)
     if params is not None and res.done(task):
@@ -312,12 +325,17 @@ def execute(task, store, *_dependencies, progress=False):
         ckpt = Checkpoint.for_task(task, store, res.key(task))
 
     def compute():
-        if ckpt is None:
-            return spec.compute(task, params, res._strict_load, progress)
-        from .checkpoint import providing
-        with providing(ckpt):
-            out = spec.compute(task, params, res._strict_load, progress)
-        extra.update(ckpt.record())  # the sidecar is written after compute returns
+        with providing_execution(execution):
+            if execution.backend not in spec.backends:
+                execution.fallback("task", f"the {task.kind!r} kind has no device route: computed on the CPU")
+            if ckpt is None:
+                out = spec.compute(task, params, res._strict_load, progress)
+            else:
+                from .checkpoint import providing
+                with providing(ckpt):
+                    out = spec.compute(task, params, res._strict_load, progress)
+                extra.update(ckpt.record())
+        extra.update(execution.record())  # the sidecar is written after compute returns: backend, device, steps
         return out
 
     t0 = time.perf_counter()

@@ -101,13 +101,15 @@ def ihs_tasks(size, key, T, n_traj, duration_t0, seed=0, max_step=None, keep_pos
 
 
 def ihs_trajectories(size, key, T, n_traj, duration_t0, seed=0, root=None, max_step=None, keep_positions=1,
-                     progress=False):
+                     progress=False, backend="cpu"):
     """Fig. 5: the stored results of :func:`ihs_tasks` (computed first where missing, serially), a list of dicts
     (energies, times, transitions, n_quenches, rate, duration, start configuration, and ``ihs_positions`` where
     kept). What bisection would have found follows from the stored energies
-    (:func:`~meso_kernels.analysis.ihs.bisect_transitions`). ``root``: the data folder (default: that of ``size``)."""
+    (:func:`~meso_kernels.analysis.ihs.bisect_transitions`). ``root``: the data folder (default: that of ``size``).
+    ``backend``: how missing results are computed (:mod:`~meso_kernels.campaign.execution`: the liquid on the GPU
+    with ``"cuda"``; the trajectories themselves have no device route and run on the CPU)."""
     from .runner import load
     from .task import Store
     tasks = ihs_tasks(size, key, T, n_traj, duration_t0, seed=seed, max_step=max_step,
                       keep_positions=keep_positions)
-    return load(tasks, Store.for_size(size, data=root), progress=progress)
+    return load(tasks, Store.for_size(size, data=root), progress=progress, backend=backend)

@@ -11,16 +11,16 @@ on an NVIDIA GPU, or, with ``NUMBA_ENABLE_CUDASIM=1`` set before numba is first 
 - :mod:`meso_kernels.cuda.integrate`: velocity-Verlet NVE and Nosé–Hoover-chain NVT steps that stay on the device
   (``NVE(..., backend="cuda")``, ``NoseHoover(..., backend="cuda")``);
 - :mod:`meso_kernels.cuda.quench`: FIRE on the device (``quench(..., method="fire", backend="cuda")``);
-- :mod:`meso_kernels.cuda.hessian`: the matrix-free Hessian–vector product (pair models) and its block-Jacobi
-  preconditioner; :mod:`meso_kernels.cuda.linsolve`: CG over many right-hand sides at once
+- :mod:`meso_kernels.cuda.hessian`: the matrix-free Hessian–vector product (pair models and SW's three-body term)
+  and its block-Jacobi preconditioner; :mod:`meso_kernels.cuda.linsolve`: CG over many right-hand sides at once
   (``DipoleStiffness(solver="cg", backend="cuda")``, ``shear_modulus(..., backend="cuda")``).
 
 :func:`kernels_for` lists every kernel a model uses (the PTX compile test compiles each of them).
 
 One definition of each potential: the kernels call the models' ``@njit`` scalar functions
-(:func:`meso_kernels.models.dispatch.pair_eval`, :func:`meso_kernels.models.sw.triplet`) directly; numba-cuda compiles
-an ``@njit`` function called from a kernel for the device (and the simulator runs the CPU-compiled function). No
-formula is written a second time here.
+(:func:`meso_kernels.models.dispatch.pair_eval`, :func:`meso_kernels.models.sw.triplet`,
+:func:`meso_kernels.models.sw.triplet_hessian`) directly; numba-cuda compiles an ``@njit`` function called from a
+kernel for the device (and the simulator runs the CPU-compiled function). No formula is written a second time here.
 
 Every kernel is a :class:`KernelSpec`: its Python function, the explicit numba signature the host classes launch it
 with, and the launch itself. On a GPU the kernel is compiled for exactly that signature (so a launch with other

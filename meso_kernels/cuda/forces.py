@@ -221,6 +221,16 @@ def sum_kernel():
     return KernelSpec("sums", sums, types.void(F1, F1, F1))
 
 
+def check_three_body(model):
+    """Whether ``model`` has a three-body term; the device kernels have the one-species 3D Stillinger–Weber term
+    only (``ValueError`` for another)."""
+    if model.three_body is None:
+        return False
+    if model.dim != 3 or model.n_types != 1 or model.kind != SW:
+        raise ValueError("the three-body kernel is the one-species 3D Stillinger–Weber term")
+    return True
+
+
 def kernels_for(model):
     """The force kernels :class:`DeviceForceField` launches for ``model`` (for the PTX compile test)."""
     out = [pair_kernel(model.kind, model.dim, model.n_types, model.params.shape[2]), sum_kernel()]
@@ -254,9 +264,7 @@ class DeviceForceField:
         self.model = model
         self.box = box
         self.dim = model.dim
-        self.three_body = model.three_body is not None
-        if self.three_body and (model.dim != 3 or model.n_types != 1 or model.kind != SW):
-            raise ValueError("the three-body kernel is the one-species 3D Stillinger–Weber term")
+        self.three_body = check_three_body(model)
         self.nl = DeviceNeighborList(model.rcut, box, skin=skin)
         self.rcsq = np.ascontiguousarray(model.rcut**2)
         self._k_pair = pair_kernel(model.kind, model.dim, model.n_types, model.params.shape[2])

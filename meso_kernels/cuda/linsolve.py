@@ -9,11 +9,12 @@ steps, the solution at the end), rattlers excluded (their rows are zero in M, in
 per column, vectorised over columns: not a true block CG (no shared Krylov space).
 
 Vectors live on the device as (N d, k) arrays (row = particle * d + component). Per iteration: one Hessian–vector
-product over all columns (:func:`meso_kernels.cuda.hessian.hvp_kernel`, which also gives the per-particle parts of
-p·Mp), one update kernel (x += α p, r -= α q, z = P⁻¹ r and the per-particle parts of r·r, r·z, Σ r, Σ z), one
-direction kernel (p = (z - mean z) + β p), and two column-sum kernels. Only the (2 + 2d) k + k column sums come back
-to the host, where α, β and the stopping test are computed (k small numbers per iteration; every O(N k) array
-stays on the device).
+product over all columns (:meth:`meso_kernels.cuda.hessian.DeviceHessian.matvec_device`: the pair kernel
+:func:`~meso_kernels.cuda.hessian.hvp_kernel`, for SW followed by :func:`~meso_kernels.cuda.hessian.sw_hvp_kernel`,
+which also give the per-particle parts of p·Mp), one update kernel (x += α p, r -= α q, z = P⁻¹ r and the
+per-particle parts of r·r, r·z, Σ r, Σ z), one direction kernel (p = (z - mean z) + β p), and two column-sum
+kernels. Only the (2 + 2d) k + k column sums come back to the host, where α, β and the stopping test are computed
+(k small numbers per iteration; every O(N k) array stays on the device).
 
 Column sums are deterministic: one thread per column sums the N per-particle parts in index order (no atomics), so
 a solve gives the same bits on every run on one device; on a GPU with large N a tree reduction per column would be

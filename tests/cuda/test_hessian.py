@@ -1,4 +1,5 @@
-"""The device Hessian–vector product (meso_kernels.cuda.hessian) against the CPU's, for the pair models.
+"""The device Hessian–vector product (meso_kernels.cuda.hessian) against the CPU's, for pair models and for SW (its
+three-body term).
 
 Norm: relative Frobenius norm ‖MV_dev - MV_cpu‖ / ‖MV_cpu‖ <= 1e-12, for one random vector (N, d) and a block of
 4 random columns (N d, 4), against both CPU routes: the matrix-free product of the term list
@@ -24,10 +25,20 @@ def rel(a, b):
     return float(np.linalg.norm(a - b) / np.linalg.norm(b))
 
 
-@pytest.mark.parametrize("key", ["mblj", "ipl2d"])
+def diagonal_blocks(terms):
+    """(n, d, d): the diagonal blocks of the CPU sparse Hessian of ``terms``."""
+    d = terms.d
+    M = hessian_matrix(terms).tobsr(blocksize=(d, d))
+    M.sort_indices()
+    return np.stack([M.data[p] for i in range(terms.n) for p in range(M.indptr[i], M.indptr[i + 1])
+                     if M.indices[p] == i])
+
+
+@pytest.mark.parametrize("key", ["mblj", "ipl2d", "sw"])
 def test_hvp_matches_cpu(key):
-    """One vector (N, d) and a block (N d, 3), in 3D (mBLJ) and 2D (IPL; 3D IPL's long cut-off makes it minutes in
-    the simulator, and its pair blocks go through the same kernel)."""
+    """One vector (N, d) and a block (N d, 3), in 3D (mBLJ), 2D (IPL; 3D IPL's long cut-off makes it minutes in
+    the simulator, and its pair blocks go through the same kernel) and for SW (N = 64: pair and three-body
+    terms)."""
     from meso_kernels.cuda.hessian import DeviceHessian
     m, s = configuration(key)
     terms = build_terms(s, m)
@@ -46,47 +57,49 @@ def test_hvp_matches_cpu(key):
     print(f"{key}: N={s.N} rel. err. (block: terms, sparse; one vector: terms, sparse) "
           + " ".join(f"{x:.1e}" for x in e))
     assert max(e) <= TOL, e
-    if key == "ipl2d":
+    if key in ("ipl2d", "sw"):
         assert np.array_equal(H.matvec(V), got_V)                        # deterministic
         assert np.array_equal(H.matvec(V[:, 1].copy()), got_V[:, 1])     # a column alone = that column in a block
 
 
-def test_preconditioner_blocks():
-    """pinv = inverses of the d×d diagonal blocks of the CPU sparse Hessian."""
+@pytest.mark.parametrize("key", ["mblj", "sw"])
+def test_preconditioner_blocks(key):
+    """pinv = inverses of the d×d diagonal blocks of the CPU sparse Hessian (SW: pair and three-body parts)."""
     from meso_kernels.cuda.hessian import DeviceHessian
-    m, s = configuration("mblj")
-    M = hessian_matrix(build_terms(s, m)).tobsr(blocksize=(3, 3))
-    M.sort_indices()
-    diag = np.stack([M.data[p] for i in range(s.N) for p in range(M.indptr[i], M.indptr[i + 1])
-                     if M.indices[p] == i])
+    m, s = configuration(key)
     pinv = DeviceHessian(s, m).pinv.copy_to_host()
-    want = np.linalg.inv(diag)
-    assert np.abs(pinv - want).max() <= 1e-12 * np.abs(want).max()
+    want = np.linalg.inv(diagonal_blocks(build_terms(s, m)))
+    e = np.abs(pinv - want).max() / np.abs(want).max()
+    print(f"{key}: pinv rel. err. {e:.1e}")
+    assert e <= 1e-12
 
 
-def test_exclude_matches_terms_without():
-    """Excluded particles (rattlers) are dropped as Terms.without drops them: kept rows equal the CPU product of the
-    reduced term list, excluded rows are zero, and their entries of v do not matter."""
+@pytest.mark.parametrize("key", ["ipl2d", "sw"])
+def test_exclude_matches_terms_without(key):
+    """Excluded particles (rattlers) are dropped as Terms.without drops them (SW: a triplet with an excluded member
+    as a whole): kept rows equal the CPU product of the reduced term list, excluded rows are zero, and their entries
+    of v do not matter."""
     from meso_kernels.cuda.hessian import DeviceHessian
-    m, s = configuration("ipl2d")
+    m, s = configuration(key)
     drop = np.zeros(s.N, bool)
     drop[[0, 5, 17]] = True
     t = build_terms(s, m).without(drop)
     H = DeviceHessian(s, m, exclude=drop)
     assert H.n_kept == s.N - 3
-    v = np.random.default_rng(2).normal(size=(s.N, 2))
+    v = np.random.default_rng(2).normal(size=(s.N, m.dim))
     got = H.matvec(v)
     assert np.all(got[drop] == 0.0)
-    assert rel(got[~drop], hessian_vector_product(t, v[~drop])) <= TOL
+    e = rel(got[~drop], hessian_vector_product(t, v[~drop]))
+    print(f"{key}: excluded 3, rel. err. {e:.1e}")
+    assert e <= TOL
     pinv = H.pinv.copy_to_host()
     assert np.all(pinv[drop] == 0.0)
+    want = np.linalg.inv(diagonal_blocks(t))
+    assert np.abs(pinv[~drop] - want).max() <= 1e-12 * np.abs(want).max()
 
 
-def test_sw_and_shear_not_implemented():
-    from meso_kernels.cuda.hessian import DeviceHessian, check_supported
-    m, s = configuration("sw")
-    with pytest.raises(NotImplementedError, match="Stillinger–Weber three-body term .* is CPU-only.*backend='cpu'"):
-        DeviceHessian(s, m)
+def test_shear_not_implemented():
+    from meso_kernels.cuda.hessian import check_supported
     m2, _ = configuration("ipl")
     with pytest.raises(NotImplementedError, match=r"shear = 0.*backend='cpu'"):
         check_supported(m2, shear=0.01)

@@ -1,6 +1,8 @@
 """Block CG on the device (meso_kernels.cuda.linsolve.block_cg) and the backend="cuda" routes of DipoleStiffness and
 shear_modulus, against the CPU, on a small 2D IPL inherent structure (N = 32: the simulator runs every CUDA thread in
-Python, and a CG solve is ~60 iterations of 5 launches).
+Python, and a CG solve is ~60 iterations of 5 launches) and, for κ_ij and G, on a small SW inherent structure
+(N = 40, whose box L = 4.25 still holds 2 (a + skin) = 4.2; ~90 iterations: the three-body term of the device
+Hessian).
 
 Tolerances: solutions z per column, relative 2-norm vs the CPU CG <= 1e-10; κ_ij (both forms) and G relative
 <= 1e-10; every column converged with true relative residual <= 10 rtol (rtol = 1e-12, the CPU's rule).
@@ -19,8 +21,8 @@ from meso_kernels.elasticity import shear_modulus
 from meso_kernels.hessian import build_terms, hessian_matrix, solvable_terms
 from meso_kernels.initial import random_configuration
 from meso_kernels.linsolve import cg_solve
-from meso_kernels.models import get_model
 from meso_kernels.quench import quench
+from meso_kernels.statepoints import model_for
 
 pytestmark = needs_cuda
 
@@ -28,16 +30,22 @@ RTOL = 1e-12
 TOL = 1e-10
 
 
+#: glass key (of meso_kernels.statepoints.model_for) -> N, at the model's density
+GLASS_SIZES = {"ipl2d": 32, "sw": 40}
+
+
 @functools.lru_cache(maxsize=None)
-def glass():
-    """(model, inherent structure, Terms, rattler mask) of a 2D IPL glass of 32 particles (CG quench to 1e-11)."""
-    m = get_model("ipl", dim=2)
+def glass(key="ipl2d"):
+    """(model, inherent structure, Terms, rattler mask) of a small glass (CG quench to 1e-11) of model ``key``
+    (:data:`GLASS_SIZES`): 32 particles of the 2D IPL at density 0.86, or 40 SW particles."""
+    m = model_for(key)
     old = numba.get_num_threads()
     numba.set_num_threads(1)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            s, res = quench(random_configuration(m, 32, 0.86, seed=7), m, method="cg", ftol=1e-11)
+            s0 = random_configuration(m, GLASS_SIZES[key], m.state_point.rho, seed=7)
+            s, res = quench(s0, m, method="cg", ftol=1e-11)
     finally:
         numba.set_num_threads(old)
     assert res.converged
@@ -86,24 +94,27 @@ def test_block_cg_one_column_unpreconditioned():
     assert np.linalg.norm(dev.x[~rat].ravel() - cpu.x) <= 1e-8 * np.linalg.norm(cpu.x)
 
 
-def test_kappa_matches_cpu():
-    m, s, terms, rat = glass()
+@pytest.mark.parametrize("key", ["ipl2d", "sw"])
+def test_kappa_matches_cpu(key):
+    m, s, terms, rat = glass(key)
     cpu = DipoleStiffness(solver="cg", rtol=RTOL).compute(s, m, n_random=3, seed=4, terms=terms)
     dev = DipoleStiffness(solver="cg", rtol=RTOL, backend="cuda").compute(s, m, n_random=3, seed=4, terms=terms)
     e1 = np.abs(dev.kappa / cpu.kappa - 1).max()
     e2 = np.abs(dev.kappa_zmz / cpu.kappa_zmz - 1).max()
-    print(f"kappa {dev.kappa}; rel. err. {e1:.1e} (zMz form {e2:.1e}); iterations {dev.n_iter} cpu {cpu.n_iter}")
+    print(f"{key}: kappa {dev.kappa}; rel. err. {e1:.1e} (zMz form {e2:.1e}); iterations {dev.n_iter} "
+          f"cpu {cpu.n_iter}")
     assert np.array_equal(dev.pairs, cpu.pairs)
     assert dev.converged.all() and dev.solver_used == "cg"
     assert e1 <= TOL and e2 <= TOL
 
 
-def test_shear_modulus_matches_cpu():
-    m, s, terms, rat = glass()
+@pytest.mark.parametrize("key", ["ipl2d", "sw"])
+def test_shear_modulus_matches_cpu(key):
+    m, s, terms, rat = glass(key)
     cpu = shear_modulus(s, m, terms=terms, rtol=RTOL)
     dev = shear_modulus(s, m, terms=terms, rtol=RTOL, backend="cuda", solver="auto")
     e = abs(dev.G / cpu.G - 1)
-    print(f"G dev {dev.G!r} cpu {cpu.G!r} rel. err. {e:.1e}; residual {dev.residual:.1e}")
+    print(f"{key}: G dev {dev.G!r} cpu {cpu.G!r} rel. err. {e:.1e}; residual {dev.residual:.1e}")
     assert dev.converged and dev.born == cpu.born and e <= TOL
 
 
