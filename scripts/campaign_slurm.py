@@ -84,6 +84,10 @@ def build_parser():
     g.add_argument("--scratch", default=None,
                    help="scratch folder for raw arrays; must be on a file system every compute node sees "
                         "(default: build/campaign-scratch/SIZE in the repository)")
+    g.add_argument("--backend", default="cpu",
+                   help="cpu (default) or cuda: compute on the workers' GPUs where a step has a device route (every "
+                        "worker must see a GPU: ask for them with --sbatch=--gres=gpu:1 and fewer --cores); results "
+                        "are shared with the CPU backend")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     s = p.add_argument_group("SLURM jobs (one single-threaded Dask worker per core)")
     s.add_argument("--queue", default=None, help="partition (sbatch -p; default: the site's default)")
@@ -153,6 +157,11 @@ def parse_args(argv=None):
             parser.error(f"argument --models: {exc}")
         if not args.models:
             parser.error("argument --models: give at least one model key")
+    from meso_kernels.campaign.execution import check_name
+    try:                # this process need not see a GPU: the workers' GPUs are checked once they have started
+        check_name(args.backend)
+    except ValueError as exc:
+        parser.error(f"argument --backend: {exc}")
     for name in ("cores", "jobs"):
         if getattr(args, name) < 1:
             parser.error(f"argument --{name}: must be a positive integer, got {getattr(args, name)}")
@@ -221,12 +230,15 @@ def make_cluster(args, log_dir, tls_dir=None):
 def campaign_call(args, store, scheduler="<scheduler-address>"):
     """The campaign this script runs, as the Python call and as the equivalent ``meso campaign run`` line."""
     models = "" if args.models is None else f", models={args.models!r}"
+    backend = "" if args.backend == "cpu" else f", backend={args.backend!r}"
     py = (f"run_figures({args.size!r}, {args.figures!r}, Store(data={str(store.data)!r}, "
-          f"scratch={str(store.scratch)!r}), client=Client(SLURMCluster(...)){models})")
+          f"scratch={str(store.scratch)!r}), client=Client(SLURMCluster(...)){models}{backend})")
     cli = ["meso", "campaign", "run", "--size", args.size, "--figures", ",".join(args.figures), "--data",
            str(store.data), "--scratch", str(store.scratch), "--scheduler", scheduler]
     if args.models is not None:
         cli += ["--models", ",".join(args.models)]
+    if args.backend != "cpu":
+        cli += ["--backend", args.backend]
     return py, shlex.join(cli)
 
 
@@ -308,14 +320,14 @@ def main(argv=None):
         print("campaign, equivalent to: " + campaign_call(args, store, cluster.scheduler_address)[1], flush=True)
         check_shared(client, store)
         out = run_figures(args.size, args.figures, store, client=client, models=args.models,
-                          progress=not args.no_progress)
+                          progress=not args.no_progress, backend=args.backend)
         for line in out["pending"]:
             print(f"still pending: {line}")
         print(f"done: {len(out['computed'])} tasks computed in {out['rounds']} round(s); "
               f"'meso campaign status --size {args.size} --data {store.data} --scratch {store.scratch}' "
               f"shows the store", flush=True)
         return 0
-    except CampaignError as exc:
+    except (CampaignError, RuntimeError) as exc:   # RuntimeError: --backend cuda on workers without a GPU
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

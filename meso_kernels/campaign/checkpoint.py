@@ -39,7 +39,6 @@ True
 >>> again.remove(); ck.path.exists()
 False
 """
-import contextlib
 import contextvars
 import json
 import os
@@ -52,6 +51,7 @@ import numpy as np
 
 from ..cpuinfo import cpu_record
 from ..io import atomic_path
+from .context import provided
 
 #: layout version of the checkpoint files; a file of another version is ignored
 FORMAT = 1
@@ -242,15 +242,10 @@ class Checkpoint:
         return out
 
 
-@contextlib.contextmanager
 def providing(checkpoint):
     """Make ``checkpoint`` the one :func:`current` returns while the block runs (what ``execute`` does around a
-    compute function)."""
-    token = _CURRENT.set(checkpoint)
-    try:
-        yield checkpoint
-    finally:
-        _CURRENT.reset(token)
+    compute function): a context manager."""
+    return provided(_CURRENT, checkpoint)
 
 
 def current(task=None):

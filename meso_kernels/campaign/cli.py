@@ -119,9 +119,9 @@ def _run(args):
             raise ValueError(f"argument --workers: must be a positive integer, got {args.workers!r}")
     if args.serial and (args.scheduler or workers):
         raise ValueError("argument --serial: cannot be combined with --scheduler or --workers")
-    from .execution import check
-    try:
-        backend = check(args.backend)
+    from .execution import check, check_name
+    try:     # with --scheduler the tasks run on the cluster's workers: their GPUs are checked once connected
+        backend = check_name(args.backend) if args.scheduler else check(args.backend)
     except (ValueError, RuntimeError) as exc:
         raise ValueError(f"argument --backend: {exc}") from None
     try:
@@ -135,6 +135,10 @@ def _run(args):
                 client = connect(args.scheduler)
             except CampaignError as exc:
                 raise ValueError(str(exc)) from None
+            try:
+                check(backend, client)
+            except RuntimeError as exc:
+                raise ValueError(f"argument --backend: {exc}") from None
         elif not args.serial:
             from distributed import Client
             cluster = local_cluster(workers)
@@ -144,7 +148,8 @@ def _run(args):
             print(f"Dask: {n} workers; dashboard {client.dashboard_link}", flush=True)
         if backend != "cpu":
             from ..cuda import device_name
-            print(f"backend: {backend} ({device_name()} here; every worker must see a GPU)", flush=True)
+            here = "the cluster's workers" if args.scheduler else f"{device_name()} here"
+            print(f"backend: {backend} ({here}; every worker must see a GPU)", flush=True)
         t0 = time.perf_counter()
         try:
             out = run_figures(size, figures, store, client=client, models=models, progress=not args.no_progress,

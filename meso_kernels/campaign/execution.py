@@ -24,8 +24,8 @@ kind                      steps
                           off (warning) while the device integrator has no ``state()``/``from_state()``
 ``parents``               Nosé–Hoover MD on the device
 ``mechanics_ihs``         the CG quench on the CPU (the device minimiser is FIRE only, and the quench is part of
-                          what the task is: ``bond_map`` repeats it); G and κ_ij by CG on the device (pair models;
-                          SW: on the CPU, the device Hessian has no three-body term)
+                          what the task is: ``bond_map`` repeats it); G and κ_ij by CG on the device (pair models
+                          and SW, its three-body term included)
 ``iso``                   the isoconfigurational Nosé–Hoover runs on the device
 ``mechanics``,            on the CPU (summaries of stored arrays; IHS trajectories and bond maps have no device
 ``iso_mobility``,         route)
@@ -48,17 +48,46 @@ Traceback (most recent call last):
 ...
 ValueError: backend='gpu' is not allowed; allowed values: 'cpu', 'cuda'
 """
-import contextlib
 import contextvars
+
+from .context import provided
 
 _CURRENT = contextvars.ContextVar("meso_kernels_execution", default=None)
 
 
-def check(backend):
-    """``backend`` if it is usable here: :func:`meso_kernels.cuda.check_backend` (``ValueError`` for an unknown
-    value, naming the allowed ones; ``RuntimeError`` for ``"cuda"`` without a GPU, saying how to run on the CPU)."""
+def check(backend, client=None):
+    """``backend`` if it is usable: :func:`meso_kernels.cuda.check_backend` (``ValueError`` for an unknown value,
+    naming the allowed ones; ``RuntimeError`` for ``"cuda"`` without a GPU, saying how to run on the CPU).
+
+    With a Dask ``client`` the tasks run on its workers, not here (on a cluster the driving process, a login node say,
+    may have no GPU): the value is checked here and the GPU on every worker connected now, ``RuntimeError`` naming
+    those without one. (A worker that joins later checks again when it computes a task.)"""
     from ..cuda import check_backend
-    return check_backend(backend)
+    if client is None:
+        return check_backend(backend)
+    check_name(backend)
+    if backend == "cuda":
+        seen = client.run(_worker_has_gpu)
+        missing = sorted(w for w, ok in seen.items() if not ok)
+        if missing:
+            shown = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
+            raise RuntimeError(f"backend='cuda': {len(missing)} of {len(seen)} Dask workers see no GPU ({shown}); "
+                               f"run with backend='cpu', or on workers that each see a GPU")
+    return backend
+
+
+def check_name(backend):
+    """``backend`` if it is one of the allowed values (``ValueError`` naming them otherwise), wherever it is to
+    run: no GPU is looked for."""
+    from ..cuda import BACKENDS, check_backend
+    if isinstance(backend, str) and backend in BACKENDS:
+        return backend
+    return check_backend(backend)        # raises its ValueError
+
+
+def _worker_has_gpu():
+    from ..cuda import available
+    return bool(available())
 
 
 class Execution:
@@ -113,15 +142,10 @@ class Execution:
         return out
 
 
-@contextlib.contextmanager
 def providing(execution):
     """Make ``execution`` the one :func:`current` returns while the block runs (what ``execute`` does around a
-    compute function)."""
-    token = _CURRENT.set(execution)
-    try:
-        yield execution
-    finally:
-        _CURRENT.reset(token)
+    compute function): a context manager."""
+    return provided(_CURRENT, execution)
 
 
 def current():

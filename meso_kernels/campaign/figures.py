@@ -315,7 +315,7 @@ def run_figures(size, figures, store=None, client=None, models=None, progress=Tr
     from .execution import check
     from .runner import Plan, run
     from .task import Store
-    check(backend)
+    check(backend, client)
     store = store or Store.for_size(size)
     rounds, computed = 0, []
     while True:

@@ -12,9 +12,9 @@ Three kinds of task, one ensemble at parent temperature T_p:
 
 With the execution backend ``"cuda"`` (:mod:`.execution`): the parents' MD runs on the GPU; of a ``mechanics_ihs``
 task the CG quench stays on the CPU (the device minimiser is FIRE only, and the quench defines the inherent
-structure: ``bond_map`` repeats it), G and κ_ij are solved by CG on the GPU for pair models (κ then always by CG,
-where ``kappa_solver="auto"`` may pick the dense route on the CPU: both to the same tolerance), on the CPU for SW
-(no three-body term in the device Hessian); the sidecar records each step's backend.
+structure: ``bond_map`` repeats it), G and κ_ij are solved by CG on the GPU, SW's three-body term included (κ then
+always by CG, where ``kappa_solver="auto"`` may pick the dense route on the CPU: both to the same tolerance); the
+sidecar records each step's backend.
 """
 import numpy as np
 
@@ -80,9 +80,7 @@ def parent_quench(task, parents, index, model, ftol):
 
 def device_hessian_route(model, solver="auto"):
     """``(available, reason)``: whether the Hessian solves of G and κ of ``model`` with ``solver`` have a device
-    route (the device Hessian: pair models only; CG only)."""
-    if model.three_body is not None:
-        return False, f"the device Hessian has no three-body term ({model.name})"
+    route (the device Hessian: pair models and one-species 3D SW; CG only)."""
     if solver == "dense":
         return False, "solver 'dense' has no device route"
     return True, ""

@@ -115,7 +115,7 @@ def run(targets, store, client=None, progress=True, stream=None, cost=None, back
     ``removed`` (stale temporary files of killed writers, cleaned before and after). Raises
     :class:`~meso_kernels.campaign.task.CampaignError` if a task failed (after the others finished)."""
     from .execution import check
-    check(backend)
+    check(backend, client)
     store.check_writable()
     removed = store.clean()
     plan = Plan(targets, store, cost=cost or _estimator(store))

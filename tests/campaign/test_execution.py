@@ -145,3 +145,36 @@ def test_cost_model_leaves_out_gpu_results(tmp_path):
     meta = json.loads(path.read_text())
     path.write_text(json.dumps(dict(meta, backend="cuda", device="Fake GPU")))
     assert CostModel(store).counts == {}
+
+
+@pytest.mark.parametrize("key", ["ipl", "mblj", "sw"])
+def test_mechanics_solves_have_a_device_route_for_every_model_but_not_dense(key):
+    """G and κ_ij go to the device for pair models and SW (its three-body device Hessian); the dense κ solver has
+    no device route and says so."""
+    from meso_kernels.campaign.mechanics import device_hessian_route
+    from meso_kernels.statepoints import model_for
+    model = model_for(key)
+    assert device_hessian_route(model) == (True, "")
+    assert device_hessian_route(model, "cg") == (True, "")
+    ok, why = device_hessian_route(model, "dense")
+    assert not ok and "dense" in why
+
+
+class _Workers:
+    """A stand-in for a Dask client: ``run(f)`` answers for each named worker (f itself, or a fixed answer)."""
+
+    def __init__(self, answers):
+        self.answers = answers
+
+    def run(self, func):
+        return {w: (func() if a is None else a) for w, a in self.answers.items()}
+
+
+def test_with_a_cluster_the_workers_gpus_are_checked_not_this_process(no_gpu):
+    from meso_kernels.campaign.execution import check
+    assert check("cuda", _Workers({"tcp://a": True, "tcp://b": True})) == "cuda"   # no GPU here: not needed
+    assert check("cpu", _Workers({"tcp://a": False})) == "cpu"
+    with pytest.raises(RuntimeError, match=r"1 of 2 Dask workers see no GPU \(tcp://b\).*backend='cpu'"):
+        check("cuda", _Workers({"tcp://a": True, "tcp://b": None}))        # b asks its own (patched) CUDA
+    with pytest.raises(ValueError, match="backend='gpu' is not allowed; allowed values: 'cpu', 'cuda'"):
+        check("gpu", _Workers({"tcp://a": True}))

@@ -40,6 +40,7 @@ def test_defaults(slurm):
     (["--memory", "lots"], "--memory"),
     (["--walltime", "1 day"], "--walltime"),
     (["--venv", "/nonexistent/venv"], "--venv"),
+    (["--backend", "gpu"], "--backend"),
 ])
 def test_bad_value_exits_2_with_one_line(slurm, capsys, argv, name):
     with pytest.raises(SystemExit) as exc:
@@ -62,7 +63,7 @@ def test_dry_run_prints_job_script_and_touches_nothing(tmp_path):
     out = subprocess.run(
         [sys.executable, str(SCRIPT), "--dry-run", "--queue", "compute", "--account", "proj", "--cores", "4",
          "--jobs", "3", "--walltime", "02:00:00", "--size", "ci", "--figures", "3", "--interface", "lo",
-         "--sbatch=--qos=long", "--data", str(data), "--scratch", str(scratch)],
+         "--sbatch=--qos=long", "--data", str(data), "--scratch", str(scratch), "--backend", "cuda"],
         capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr
     text = out.stdout
@@ -77,6 +78,8 @@ def test_dry_run_prints_job_script_and_touches_nothing(tmp_path):
     assert f"source {Path(sys.prefix) / 'bin' / 'activate'}" in text or sys.prefix == sys.base_prefix
     assert text.index("NUMBA_NUM_THREADS=1") < text.index("distributed.cli.dask_worker")
     assert f"meso campaign run --size ci --figures 3 --data {data} --scratch {scratch}" in text
+    # --backend cuda needs no GPU here (the workers' GPUs are checked once they run) and reaches the campaign call
+    assert "backend='cuda')" in text and text.rstrip().endswith("--backend cuda")
     assert not data.exists() and not scratch.exists() and not (tmp_path / "numba-cache").exists()
 
 
