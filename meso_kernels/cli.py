@@ -1,10 +1,12 @@
 """The ``meso`` command line: point the library at your own glass.
 
-``meso mechanics CONFIG.gsd --model NAME`` reads one frame of a HOOMD-schema GSD file, checks that it is an inherent
+``meso mechanics CONFIG --model NAME`` reads one frame of a HOOMD-schema GSD file (or an extended XYZ file, .xyz or
+.extxyz, through ASE), checks that it is an inherent
 structure of the model (or quenches it with ``--quench``), computes the athermal shear modulus G (paper Eq. A1), the
 dipole stiffnesses κ_ij of the interacting pairs (Eqs. A2-A4) and the local κ_i (mean of κ_ij over each particle's
 pairs), writes them next to the input (or to ``--out-dir``) with a provenance header, and prints a summary.
-``meso models`` lists the models and their options. ``meso campaign run | status | plan`` runs the campaigns behind
+``meso models`` lists the models and their options; ``meso convert IN OUT`` converts a configuration between GSD and
+extended XYZ. ``meso campaign run | status | plan`` runs the campaigns behind
 the figures (:mod:`meso_kernels.campaign.cli`). Run ``meso --help`` or ``meso mechanics --help`` for the
 details.
 
@@ -120,7 +122,12 @@ def _models_text():
 
 
 MECHANICS_EPILOG = """\
-outputs (in --out-dir, default the folder of CONFIG; STEM = --stem, default the file name of CONFIG without .gsd):
+input: CONFIG is a HOOMD-schema GSD file (.gsd) or an extended XYZ file (.xyz, .extxyz; read with ASE, the optional
+  'io' extra: pip install 'mesoelastic[io]'), chosen by its suffix; 2D or 3D, orthorhombic periodic box; species =
+  GSD typeid, or the extended XYZ species names (see 'meso convert --help'). Positions in the model's reduced units.
+
+outputs (in --out-dir, default the folder of CONFIG; STEM = --stem, default the file name of CONFIG without its
+  suffix .gsd, .xyz or .extxyz):
   STEM.kappa.csv        one row per pair: i, j, type_i, type_j, kappa, kappa_zmz, residual, converged
                         kappa = d.z / z.z and kappa_zmz = z.M.z / z.z (energy/length^2; they agree when the solve is
                         exact), residual = |d - M z| / |d|, converged = 1 when the residual is within tolerance
@@ -128,7 +135,8 @@ outputs (in --out-dir, default the folder of CONFIG; STEM = --stem, default the 
                         over the computed pairs of i, nan for rattlers and particles without pairs), n_pairs, rattler
   STEM.mechanics.json   G, Born and non-affine parts, residual shear stress (energy/length^d), <kappa>, pair,
                         unconverged and rattler counts, max |F_i|, wall times, provenance; written last
-  STEM.ihs.gsd          with --quench only: the inherent structure that was analysed
+  STEM.ihs.gsd          with --quench only: the inherent structure that was analysed (STEM.ihs.xyz for an extended
+                        XYZ CONFIG; species names kept)
   The CSV files start with '#' lines (provenance: input file and sha256, model and options, solver, command line,
   package version and git commit, date; units). Read them with pandas.read_csv(path, comment='#') or
   numpy.genfromtxt(path, delimiter=',', names=True, skip_header=K) with K given in the header.
@@ -139,8 +147,27 @@ examples:
   meso mechanics my_ihs.gsd --model mblj
   meso mechanics glass2d.gsd --model ipl --option dim=2 --n-random 2000 --seed 1 --out-dir results/
   meso mechanics liquid.gsd --model ss --option rho=0.6 --quench
+  meso mechanics my_ihs.xyz --model ka                 # extended XYZ (e.g. exported by OVITO)
 
 exit status: 0 success; 1 the computation or writing an output failed; 2 bad input.
+"""
+
+
+CONVERT_EPILOG = """\
+extended XYZ written by meso (and System.to_extxyz):
+  Lattice="Lx 0 0 0 Ly 0 0 0 Lz" Properties=species:S:1:pos:R:3[:vel:R:3]:image:I:3 dim=D type_names=[...] pbc=...
+  species = the type names (not chemical elements), positions in [0, L), reals with 17 significant digits (exact
+  float64 round trip). 2D: Lattice diag(Lx, Ly, 1), z = 0, pbc="T T F", dim=2. Only orthorhombic cells.
+reading extended XYZ from elsewhere (OVITO, LAMMPS): species from the type_names info key, a 'typeid' (0-based) or
+  'type' (1-based, LAMMPS) integer column, or the species column (numeric names n -> n - 1, other names sorted);
+  velocities from a vel, velo or velocities column.
+
+examples:
+  meso convert glass.gsd glass.xyz
+  meso convert traj.gsd frame10.extxyz --frame 10
+  meso convert ovito_export.xyz glass.gsd --type-names A,B
+
+exit status: 0 success; 1 writing OUT failed; 2 bad input (unknown suffix, unreadable file, missing ASE, ...).
 """
 
 
@@ -153,21 +180,22 @@ def build_parser():
         prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="mesoelastic: mesoscopic elasticity of computer glasses (Kapteijns et al., J. Chem. Phys. 2021).\n"
                     "Computes the athermal shear modulus G, the dipole stiffnesses kappa_ij and the local kappa_i of "
-                    "an inherent structure\nstored in a HOOMD-schema GSD file. All quantities are in the model's "
-                    "reduced units.",
+                    "an inherent structure\nstored in a HOOMD-schema GSD file or an extended XYZ file. All "
+                    "quantities are in the model's reduced units.",
         epilog="run 'meso COMMAND --help' for the options of a command, e.g. 'meso mechanics --help'.")
     parser.add_argument("--version", action="version", version=f"{PROG} (mesoelastic {__version__})")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
 
     p = sub.add_parser(
         "mechanics", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=MECHANICS_EPILOG,
-        help="G, kappa_ij and local kappa_i of a configuration (GSD)",
-        description="Read one frame of CONFIG (a HOOMD-schema GSD file), check that it is an inherent structure of "
-                    "the model\n(max_i |F_i| <= --force-tol; or minimise it first with --quench), compute the athermal "
-                    "shear modulus G (Eq. A1),\nthe dipole stiffnesses kappa_ij of the interacting pairs (Eqs. A2-A4) "
-                    "and the local kappa_i, write them\nwith a provenance header and print a summary.")
-    p.add_argument("config", metavar="CONFIG", help="HOOMD-schema GSD file (2D or 3D, orthorhombic box; particle "
-                   "typeid = species index of the model)")
+        help="G, kappa_ij and local kappa_i of a configuration (GSD or extended XYZ)",
+        description="Read one frame of CONFIG (a HOOMD-schema GSD file or an extended XYZ file), check that it is "
+                    "an inherent\nstructure of the model (max_i |F_i| <= --force-tol; or minimise it first with "
+                    "--quench), compute the athermal\nshear modulus G (Eq. A1), the dipole stiffnesses kappa_ij of the "
+                    "interacting pairs (Eqs. A2-A4) and the local\nkappa_i, write them with a provenance header and "
+                    "print a summary.")
+    p.add_argument("config", metavar="CONFIG", help="HOOMD-schema GSD file (.gsd) or extended XYZ file (.xyz, .extxyz; "
+                   "needs ASE); 2D or 3D, orthorhombic box; species index of the model = GSD typeid or extxyz species")
     p.add_argument("--model", "-m", required=True, metavar="NAME",
                    help=f"interaction model, one of: {', '.join(available_models())} (see 'meso models')")
     p.add_argument("--option", "-o", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
@@ -177,7 +205,8 @@ def build_parser():
                    help="frame of CONFIG to read; negative counts from the end (default: %(default)s, the last)")
     q = p.add_argument_group("quench")
     q.add_argument("--quench", action="store_true",
-                   help="minimise the energy (conjugate gradients) before the analysis and also write STEM.ihs.gsd; "
+                   help="minimise the energy (conjugate gradients) before the analysis and also write STEM.ihs.gsd (or "
+                        "STEM.ihs.xyz for an extended XYZ CONFIG); "
                         "needed when CONFIG is not an inherent structure (e.g. a liquid snapshot)")
     q.add_argument("--quench-ftol", type=_positive_float, default=None, metavar="F",
                    help="force tolerance of the quench, max_i |F_i| (energy/length) [default: min(1e-10, "
@@ -206,7 +235,7 @@ def build_parser():
     o.add_argument("--out-dir", type=Path, default=None, metavar="DIR",
                    help="folder of the outputs (created if needed) [default: the folder of CONFIG]")
     o.add_argument("--stem", default=None, help="file-name stem of the outputs [default: CONFIG's name without "
-                                                 "the .gsd suffix]")
+                                                 "its suffix .gsd, .xyz or .extxyz]")
     o.add_argument("--threads", type=_positive_int, default=None, metavar="N",
                    help="numba threads (default: NUMBA_NUM_THREADS or all cores; 1 is often faster on a busy "
                         "machine)")
@@ -214,6 +243,23 @@ def build_parser():
                    help="no progress bars or stage messages on stderr")
     o.add_argument("--quiet", "-q", action="store_true", help="do not print the summary on stdout")
     p.set_defaults(func=_mechanics)
+
+    pc = sub.add_parser(
+        "convert", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=CONVERT_EPILOG,
+        help="convert a configuration between GSD and extended XYZ",
+        description="Read one frame of IN and write it to OUT (atomically), each format chosen by the file suffix: "
+                    ".gsd (HOOMD schema) or .xyz / .extxyz\n(extended XYZ, read and written with ASE: pip install "
+                    "'mesoelastic[io]'). Positions, velocities, box, images and species names\nare kept; GSD -> "
+                    "extxyz -> GSD gives back the same float64 positions and velocities.")
+    pc.add_argument("input", metavar="IN", help="configuration file to read (.gsd, .xyz, .extxyz)")
+    pc.add_argument("output", metavar="OUT", help="file to write (.gsd, .xyz, .extxyz); replaced if it exists")
+    pc.add_argument("--frame", type=int, default=-1,
+                    help="frame of IN to convert; negative counts from the end (default: %(default)s, the last)")
+    pc.add_argument("--type-names", default=None, metavar="A,B,...",
+                    help="comma-separated species names in index order: names for OUT, and for an extended XYZ IN "
+                         "the mapping of its species column to indices [default: the names stored in IN, else A, "
+                         "B, ...]")
+    pc.set_defaults(func=_convert)
 
     pm = sub.add_parser("models", help="list the models and their options",
                         description="List the interaction models (for --model) and their options (for --option).")
@@ -361,6 +407,38 @@ def _quench(system, model, ftol, max_steps, progress):
             bar.close()
 
 
+def _config_format(what, path):
+    """"gsd" or "extxyz" from the suffix of ``path``, or a CLIError naming the argument and the allowed suffixes."""
+    from .system import file_format
+
+    try:
+        return file_format(path)
+    except ValueError as exc:
+        raise CLIError(f"argument {what}: {exc}") from None
+
+
+def _read_config(what, path, fmt, frame, type_names=None):
+    """(System, species names or None) of one frame of ``path`` in format ``fmt``; CLIError (status 2) when it
+    cannot be read (the message names the argument, the file and the expected format)."""
+    from .system import System, read_type_names
+
+    kind = "a GSD file" if fmt == "gsd" else "an extended XYZ file"
+    try:
+        if fmt == "extxyz":
+            from .extxyz import read_extxyz
+
+            system, names = read_extxyz(path, frame=frame, type_names=type_names)
+        else:
+            system, names = System.from_gsd(path, frame=frame), read_type_names(path, frame)
+    except ImportError as exc:
+        raise CLIError(f"argument {what}: {exc}") from None
+    except ValueError as exc:
+        raise CLIError(f"argument {what}{'/--frame' if str(exc).startswith('frame') else ''}: {exc}") from None
+    except (OSError, RuntimeError) as exc:
+        raise CLIError(f"argument {what}: cannot read {os.fspath(path)!r} as {kind}: {exc}") from None
+    return system, (names if names is not None and len(names) >= system.n_types else None)
+
+
 def _fmt(x):
     """A float with round-trip precision (17 significant digits), 'nan' for NaN."""
     return "nan" if not np.isfinite(x) else repr(float(x))
@@ -382,6 +460,37 @@ def _csv_text(title, units, prov, summary, columns, rows):
 def _models(args):
     print("models (--model NAME) and their options (--option KEY=VALUE, default shown):")
     print(_models_text())
+    return 0
+
+
+def _convert(args):
+    src, dst = Path(args.input), Path(args.output)
+    if not src.exists():
+        raise CLIError(f"argument IN: no such file: {args.input!r}")
+    if src.is_dir():
+        raise CLIError(f"argument IN: {args.input!r} is a folder; give a GSD or extended XYZ file")
+    fin = _config_format("IN", src)
+    _config_format("OUT", dst)  # before reading: an unknown suffix is refused at once
+    if dst.exists() and dst.resolve() == src.resolve():
+        raise CLIError(f"argument OUT: {args.output!r} is the input file; give another name")
+    names = None
+    if args.type_names is not None:
+        names = [t.strip() for t in args.type_names.split(",")]
+        if not all(names):
+            raise CLIError(f"argument --type-names: expected comma-separated non-empty names, e.g. A,B; got "
+                           f"{args.type_names!r}")
+    system, stored = _read_config("IN", src, fin, args.frame, names if fin == "extxyz" else None)
+    names = names if names is not None else stored  # None: A, B, ...
+    try:
+        system.write(dst, type_names=names)
+    except ImportError as exc:
+        raise CLIError(f"argument OUT: {exc}") from None
+    except ValueError as exc:
+        raise CLIError(f"argument {'--type-names' if args.type_names is not None else 'OUT'}: {exc}") from None
+    except OSError as exc:
+        raise CLIError(f"writing {args.output!r} failed: {exc}", status=1) from None
+    print(f"{PROG} convert: {args.input} (frame {args.frame}, N={system.N}, d={system.dim}, "
+          f"species={','.join(names) if names else system.n_types}) -> {args.output}")
     return 0
 
 
@@ -424,7 +533,6 @@ def _run_mechanics(args):
     from .elasticity import shear_modulus
     from .hessian import build_terms, check_inherent_structure
     from .io import atomic_write_text, provenance, write_json
-    from .system import System
 
     t_start = time.perf_counter()
     prog = _Progress(not args.no_progress)
@@ -432,7 +540,8 @@ def _run_mechanics(args):
     if not config.exists():
         raise CLIError(f"argument CONFIG: no such file: {args.config!r}")
     if config.is_dir():
-        raise CLIError(f"argument CONFIG: {args.config!r} is a folder; give a GSD file")
+        raise CLIError(f"argument CONFIG: {args.config!r} is a folder; give a GSD or extended XYZ file")
+    fmt = _config_format("CONFIG", config)
     if args.n_random is None and args.seed is not None:
         raise CLIError("argument --seed: only meaningful with --n-random K")
     if args.seed is None:
@@ -449,7 +558,7 @@ def _run_mechanics(args):
                        f"typically 1e-8)")
     if not args.rtol < 1:
         raise CLIError(f"argument --rtol: must lie in (0, 1), got {args.rtol:g}")
-    stem = args.stem if args.stem is not None else (config.stem if config.suffix.lower() == ".gsd" else config.name)
+    stem = args.stem if args.stem is not None else config.stem
     if not stem or os.sep in stem or (os.altsep and os.altsep in stem) or stem in (".", ".."):
         raise CLIError(f"argument --stem: must be a plain file-name stem without folders, got {stem!r}")
     out_dir = args.out_dir if args.out_dir is not None else config.parent
@@ -457,12 +566,7 @@ def _run_mechanics(args):
 
     # --- read ---
     with prog.stage("read", f"reading {args.config} (frame {args.frame})"):
-        try:
-            system = System.from_gsd(config, frame=args.frame)
-        except ValueError as exc:
-            raise CLIError(f"argument CONFIG/--frame: {exc}") from None
-        except (OSError, RuntimeError) as exc:
-            raise CLIError(f"argument CONFIG: cannot read {args.config!r} as a GSD file: {exc}") from None
+        system, type_names = _read_config("CONFIG", config, fmt, args.frame)
         sha = _sha256(config)
     try:
         system.check_model(model)
@@ -554,8 +658,8 @@ def _run_mechanics(args):
     t_write = time.perf_counter()
     try:
         if args.quench:
-            files["ihs"] = out_dir / f"{stem}.ihs.gsd"
-            system.to_gsd(files["ihs"])
+            files["ihs"] = out_dir / f"{stem}.ihs.{'xyz' if fmt == 'extxyz' else 'gsd'}"
+            system.write(files["ihs"], type_names=type_names)
         types = system.types
         pairs = ds.pairs
         rows = ([str(i), str(j), str(types[i]), str(types[j]), _fmt(k), _fmt(kz), _fmt(r), str(int(c))]

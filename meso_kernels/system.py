@@ -1,4 +1,4 @@
-"""The particle system: positions, periodic orthorhombic box, species, velocities; GSD (HOOMD schema) in and out.
+"""The particle system: positions, periodic orthorhombic box, species, velocities; GSD and extended XYZ in and out.
 
 Conventions (DESIGN.md): unit masses, k_B = 1, lengths and times in the model's reduced units. Positions are stored
 wrapped into the box, ``0 <= x < L`` per axis; ``image`` counts how many box lengths each particle has crossed, so
@@ -21,6 +21,45 @@ WRAP_TOLERANCE = 1e-8
 
 #: Log chunk that holds the exact (float64) box next to HOOMD's float32 ``configuration/box``.
 GSD_BOX_LOG = "meso_kernels/box"
+
+#: Configuration file formats by suffix (lower case): GSD (HOOMD schema) and extended XYZ (through ASE, the optional
+#: ``io`` extra; conventions in :mod:`meso_kernels.extxyz`).
+FORMATS = {".gsd": "gsd", ".xyz": "extxyz", ".extxyz": "extxyz"}
+
+
+def file_format(path):
+    """The format of a configuration file from its suffix: "gsd" (.gsd) or "extxyz" (.xyz, .extxyz).
+
+    >>> file_format("glass.gsd"), file_format("run/Glass.XYZ"), file_format("a.extxyz")
+    ('gsd', 'extxyz', 'extxyz')
+    """
+    suffix = os.path.splitext(os.fspath(path))[1].lower()
+    try:
+        return FORMATS[suffix]
+    except KeyError:
+        raise ValueError(f"cannot tell the format of {os.fspath(path)!r} from its suffix {suffix or '(none)'!r}; "
+                         f"allowed suffixes: {', '.join(FORMATS)} (GSD: .gsd; extended XYZ: .xyz, .extxyz)") from None
+
+
+def read_type_names(path, frame=-1):
+    """The species names stored in a configuration file, in index order (``types`` k is named ``names[k]``).
+
+    GSD: ``particles/types`` of the frame. Extended XYZ: the names :meth:`System.from_extxyz` used (the
+    ``type_names`` info key, or the names of the ``species`` column); None when the file names no species.
+    """
+    if file_format(path) == "extxyz":
+        from .extxyz import read_extxyz
+
+        return read_extxyz(path, frame)[1]
+    import gsd.hoomd
+
+    with gsd.hoomd.open(os.fspath(path), mode="r") as traj:
+        n = len(traj)
+        if not -n <= frame < n:
+            raise ValueError(f"frame={frame} out of range for {os.fspath(path)!r} with {n} frames "
+                             f"(allowed: {-n}..{n - 1})")
+        names = list(traj[frame % n].particles.types)
+    return [str(t) for t in names] or None
 
 
 def _float_array(value, name, shape):
@@ -366,3 +405,88 @@ class System:
         with atomic_path(path) as tmp:
             with _gsd_open(tmp, "w", precision) as traj:
                 traj.append(frame)
+
+    # --- extended XYZ and format by suffix ------------------------------------------------------------------------
+    @classmethod
+    def from_extxyz(cls, path, frame=-1, type_names=None):
+        """Read one frame of an extended XYZ file through ASE (``ase.io.read``; the optional ``io`` extra).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file (any suffix).
+        frame : int
+            Frame index, negative counts from the end (default -1, the last frame).
+        type_names : sequence of str, optional
+            Species names in index order: a particle whose ``species`` is ``type_names[k]`` gets ``types`` k;
+            default the file's ``type_names`` info key (written by :meth:`to_extxyz`), else the rules of
+            :mod:`meso_kernels.extxyz` (``typeid`` / ``type`` columns, numeric or sorted names).
+
+        Returns
+        -------
+        System
+            Positions (length) wrapped into ``[0, L)``, velocities (length/time) or None, images; 2D when the file
+            says ``dim=2`` (or has ``pbc="T T F"`` and all z = 0). Files written by :meth:`to_extxyz` round-trip
+            positions, velocities and the box to the last bit. :func:`read_type_names` gives the species names.
+
+        Raises
+        ------
+        ImportError
+            when ASE is not installed (with the command that installs it).
+        ValueError
+            naming the file: not an extended XYZ file (a GSD file, garbage), frame out of range, no periodic cell,
+            a non-orthorhombic cell, no species or a species missing from ``type_names``.
+
+        >>> import tempfile, pathlib, pytest
+        >>> _ = pytest.importorskip("ase")  # the optional io extra
+        >>> s = System([[0.1, 0.2, 0.3], [1.5, 1.0, 0.5]], [2.0, 3.0, 1.5], types=[1, 0])
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "glass.xyz"
+        >>> s.to_extxyz(path, type_names=["small", "large"])
+        >>> r = System.from_extxyz(path)
+        >>> r.types.tolist(), bool((r.positions == s.positions).all()), read_type_names(path)
+        ([1, 0], True, ['small', 'large'])
+        """
+        from .extxyz import read_extxyz
+
+        return read_extxyz(path, frame=frame, type_names=type_names)[0]
+
+    def to_extxyz(self, path, type_names=None, mode="w"):
+        """Write the system as one frame of an extended XYZ file through ASE (``ase.io.write``).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Destination file (``.xyz`` or ``.extxyz`` by convention).
+        type_names : sequence of str, optional
+            Names of the species (the ``species`` column), at least ``n_types``, distinct, without white space;
+            default "A", "B", ... as in :meth:`to_gsd`.
+        mode : {"w", "a"}
+            "w" writes a new one-frame file atomically (temporary file, then ``os.replace``); "a" appends a frame.
+
+        Notes
+        -----
+        Columns ``species:S:1:pos:R:3[:vel:R:3]:image:I:3``, ``Lattice`` = diag(Lx, Ly, Lz), info keys ``dim``
+        and ``type_names``; in 2D ``Lattice`` = diag(Lx, Ly, 1), z = 0 and ``pbc="T T F"``. Reals are written with
+        17 significant digits, so :meth:`from_extxyz` gives back the same bits. See :mod:`meso_kernels.extxyz`.
+        """
+        from .extxyz import write_extxyz
+
+        write_extxyz(self, path, type_names=type_names, mode=mode)
+
+    @classmethod
+    def read(cls, path, frame=-1, type_names=None):
+        """Read a GSD (.gsd) or extended XYZ (.xyz, .extxyz) file, chosen by suffix (:func:`file_format`).
+
+        ``type_names`` applies to extended XYZ only (see :meth:`from_extxyz`); ValueError for an unknown suffix
+        names the allowed ones.
+        """
+        if file_format(path) == "extxyz":
+            return cls.from_extxyz(path, frame=frame, type_names=type_names)
+        return cls.from_gsd(path, frame=frame)
+
+    def write(self, path, type_names=None):
+        """Write a one-frame GSD (.gsd) or extended XYZ (.xyz, .extxyz) file atomically, chosen by suffix."""
+        if file_format(path) == "extxyz":
+            self.to_extxyz(path, type_names=type_names)
+        else:
+            self.to_gsd(path, type_names=type_names)

@@ -1,5 +1,6 @@
 """The ``meso`` command line (meso_kernels.cli): outputs, agreement with the library, provenance, and clear errors."""
 import hashlib
+import importlib.util
 import json
 import os
 import subprocess
@@ -16,7 +17,7 @@ from meso_kernels.elasticity import shear_modulus
 from meso_kernels.initial import random_configuration
 from meso_kernels.models import available_models, get_model
 from meso_kernels.quench import quench
-from meso_kernels.system import System
+from meso_kernels.system import System, read_type_names
 
 #: name -> (model name, options, N, density): small inherent structures
 GLASSES = {
@@ -270,6 +271,91 @@ def test_failed_write_leaves_no_partial_file(glasses, tmp_path, capsys, monkeypa
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["ipl3d.kappa.csv"], names         # written before the failure; no temp file, no JSON
     assert read_csv(tmp_path / "ipl3d.kappa.csv")[1].size > 0
+
+
+# --- extended XYZ: meso convert and meso mechanics on .xyz -------------------------------------------------------
+def test_convert_gsd_extxyz_gsd_is_exact(tmp_path, capsys):
+    pytest.importorskip("ase")
+    rng = np.random.default_rng(4)
+    for d in (2, 3):
+        box = np.array([4.3, 5.1, 3.7][:d])
+        s = System(rng.random((20, d)) * box, box, types=rng.integers(0, 2, 20),
+                   velocities=rng.standard_normal((20, d)), image=rng.integers(-2, 3, (20, d)))
+        gsd0, xyz, gsd1 = tmp_path / f"a{d}.gsd", tmp_path / f"a{d}.xyz", tmp_path / f"b{d}.gsd"
+        s.to_gsd(gsd0, type_names=["small", "large"])
+        code, out, err = run(capsys, "convert", gsd0, xyz)
+        assert code == 0 and err == "" and "species=small,large" in out
+        code, out, err = run(capsys, "convert", xyz, gsd1)
+        assert code == 0 and err == ""
+        a, x, b = System.from_gsd(gsd0), System.from_extxyz(xyz), System.from_gsd(gsd1)
+        for r in (x, b):                                   # to the last bit
+            assert r.positions.tobytes() == a.positions.tobytes() and r.velocities.tobytes() == a.velocities.tobytes()
+            assert r.box.tobytes() == a.box.tobytes() and r.dim == d
+            assert np.array_equal(r.types, a.types) and np.array_equal(r.image, a.image)
+        assert read_type_names(gsd1) == read_type_names(xyz) == ["small", "large"]
+    assert not list(tmp_path.glob(".*tmp"))
+    code, out, err = run(capsys, "convert", gsd0, tmp_path / "c.extxyz", "--frame", 0, "--type-names", "P,Q")
+    assert code == 0 and read_type_names(tmp_path / "c.extxyz") == ["P", "Q"]
+    code, _, err = run(capsys, "convert", tmp_path / "c.extxyz", tmp_path / "d.gsd", "--type-names", "P")
+    assert code == 2 and "species ['Q'] are missing" in err and "allowed species: P" in err
+    code, out, err = run(capsys, "convert", "--help")
+    assert code == 0 and all(w in out for w in (".gsd", ".xyz", ".extxyz", "--frame", "species", "pbc"))
+
+
+def test_mechanics_reads_extxyz(glasses, tmp_path, capsys):
+    pytest.importorskip("ase")
+    xyz = tmp_path / "ipl2d.xyz"
+    assert run(capsys, "convert", glasses["ipl2d"], xyz)[0] == 0
+    opts = ["-m", "ipl", "-o", "dim=2", "--n-random", 30, "--seed", 1, *FAST]
+    code, out, err = run(capsys, "mechanics", glasses["ipl2d"], *opts, "--out-dir", tmp_path / "gsd")
+    assert code == 0, err
+    code, out, err = run(capsys, "mechanics", xyz, *opts, "--quench")  # outputs next to the .xyz, stem without .xyz
+    assert code == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "gsd", "ipl2d.ihs.xyz", "ipl2d.kappa.csv", "ipl2d.local_kappa.csv", "ipl2d.mechanics.json", "ipl2d.xyz"]
+    a = json.loads((tmp_path / "gsd" / "ipl2d.mechanics.json").read_text())
+    b = json.loads((tmp_path / "ipl2d.mechanics.json").read_text())
+    assert b["input"]["path"].endswith("ipl2d.xyz") and b["N"] == a["N"] and b["dim"] == 2
+    assert b["G"] == pytest.approx(a["G"], rel=1e-10) and b["kappa_mean"] == pytest.approx(a["kappa_mean"], rel=1e-10)
+    ihs = System.from_extxyz(tmp_path / "ipl2d.ihs.xyz")
+    assert ihs.N == a["N"] and read_type_names(tmp_path / "ipl2d.ihs.xyz") == read_type_names(glasses["ipl2d"])
+    code, out, _ = run(capsys, "mechanics", "--help")
+    assert ".xyz" in out and ".extxyz" in out
+
+
+def test_configuration_format_errors(glasses, tmp_path, capsys, monkeypatch):
+    allowed = "allowed suffixes: .gsd, .xyz, .extxyz"
+    dat = tmp_path / "conf.dat"
+    dat.write_bytes(Path(glasses["ipl3d"]).read_bytes())
+    code, out, err = run(capsys, "mechanics", dat, "-m", "ipl", *FAST)
+    assert code == 2 and "argument CONFIG" in err and allowed in err and "Traceback" not in err
+    code, _, err = run(capsys, "convert", dat, tmp_path / "x.gsd")
+    assert code == 2 and "argument IN" in err and allowed in err
+    code, _, err = run(capsys, "convert", glasses["ipl3d"], tmp_path / "x.pdb")
+    assert code == 2 and "argument OUT" in err and "'.pdb'" in err and allowed in err
+    code, _, err = run(capsys, "convert", tmp_path / "missing.gsd", tmp_path / "x.xyz")
+    assert code == 2 and "no such file" in err
+    code, _, err = run(capsys, "convert", glasses["ipl3d"], glasses["ipl3d"])
+    assert code == 2 and "is the input file" in err
+    code, _, err = run(capsys, "convert", glasses["ipl3d"], tmp_path / "x.xyz", "--frame", 3)
+    assert code == 2 and "--frame" in err and "allowed: -1..0" in err
+    if importlib.util.find_spec("ase") is not None:
+        bad = tmp_path / "bad.xyz"
+        bad.write_text("not an extended xyz file\n")
+        code, _, err = run(capsys, "mechanics", bad, "-m", "ipl", *FAST)
+        assert code == 2 and "argument CONFIG" in err and "not a readable extended XYZ file" in err
+        gsd_as_xyz = tmp_path / "g.xyz"
+        gsd_as_xyz.write_bytes(Path(glasses["ipl3d"]).read_bytes())
+        code, _, err = run(capsys, "convert", gsd_as_xyz, tmp_path / "y.gsd")
+        assert code == 2 and "is a GSD file, not an extended XYZ file" in err
+    for name in ("ase", "ase.io", "ase.io.extxyz"):      # ASE missing: a clear error, not a traceback
+        monkeypatch.setitem(sys.modules, name, None)
+    code, _, err = run(capsys, "convert", glasses["ipl3d"], tmp_path / "x.xyz")
+    assert code == 2 and "argument OUT" in err and "pip install 'mesoelastic[io]'" in err and "Traceback" not in err
+    (tmp_path / "c.xyz").write_text("1\nProperties=species:S:1:pos:R:3\nA 0 0 0\n")
+    code, _, err = run(capsys, "mechanics", tmp_path / "c.xyz", "-m", "ipl", *FAST)
+    assert code == 2 and "argument CONFIG" in err and "ASE, which is not installed" in err
+    assert not (tmp_path / "x.xyz").exists() and not list(tmp_path.glob(".*tmp"))
 
 
 # --- the installed entry point ------------------------------------------------------------------------------------
