@@ -4,7 +4,9 @@
 .extxyz, through ASE), checks that it is an inherent
 structure of the model (or quenches it with ``--quench``), computes the athermal shear modulus G (paper Eq. A1), the
 dipole stiffnesses κ_ij of the interacting pairs (Eqs. A2-A4) and the local κ_i (mean of κ_ij over each particle's
-pairs), writes them next to the input (or to ``--out-dir``) with a provenance header, and prints a summary.
+pairs), writes them next to the input (or to ``--out-dir``) with a provenance header, and prints a summary. The
+computation itself is :func:`meso_kernels.mechanics.analyse`, which the book's "your glass" page calls too; this
+module parses the arguments, reads the file, maps the library's errors to messages about the options, and writes.
 ``meso models`` lists the models and their options; ``meso convert IN OUT`` converts a configuration between GSD and
 extended XYZ. ``meso campaign run | status | plan`` runs the campaigns behind
 the figures (:mod:`meso_kernels.campaign.cli`). Run ``meso --help`` or ``meso mechanics --help`` for the
@@ -26,15 +28,14 @@ import shlex
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 
+from .mechanics import FORCE_TOL, SOLVERS  # the defaults of the pipeline the command shares with the library
+from .mechanics import option_value as _option_value
+
 PROG = "meso"
-SOLVERS = ("auto", "dense", "cg")
-#: Default force tolerance of the inherent-structure check (force units), as in the library.
-FORCE_TOL = 1e-8
 
 
 class CLIError(Exception):
@@ -63,21 +64,6 @@ def _positive_int(text):
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _option_value(text):
-    """``"2"`` -> 2, ``"0.6"`` -> 0.6, ``"3.0"`` -> 3 (integral numbers become ints), anything else stays a str."""
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        value = float(text)
-    except ValueError:
-        return text
-    if np.isfinite(value) and value == int(value):
-        return int(value)
     return value
 
 
@@ -383,30 +369,6 @@ class _Timer:
         return False
 
 
-def _quench(system, model, ftol, max_steps, progress):
-    from .quench import quench
-
-    callback, bar = None, None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(desc="quench (cg)", unit="it", file=sys.stderr)
-
-        def callback(k, x, E, F):
-            bar.update(1)
-            if k % 25 == 0:
-                bar.set_postfix_str(f"max|F|={np.sqrt((F * F).sum(1)).max():.2e} > {ftol:.0e}", refresh=False)
-            return False
-    try:
-        with warnings.catch_warnings():  # non-convergence is reported by the caller as an error
-            warnings.filterwarnings("ignore", message="cg did not converge", category=RuntimeWarning)
-            return quench(system, model, method="cg", ftol=ftol, max_steps=max_steps,
-                          **({"callback": callback} if callback else {}))
-    finally:
-        if bar is not None:
-            bar.close()
-
-
 def _config_format(what, path):
     """"gsd" or "extxyz" from the suffix of ``path``, or a CLIError naming the argument and the allowed suffixes."""
     from .system import file_format
@@ -529,10 +491,8 @@ def _mechanics(args):
 def _run_mechanics(args):
     import numba
 
-    from .dipole import DipoleStiffness
-    from .elasticity import shear_modulus
-    from .hessian import build_terms, check_inherent_structure
     from .io import atomic_write_text, provenance, write_json
+    from .mechanics import MechanicsInputError, NotInherentStructure, QuenchNotConverged, analyse
 
     t_start = time.perf_counter()
     prog = _Progress(not args.no_progress)
@@ -575,57 +535,33 @@ def _run_mechanics(args):
                        f"{_mismatch_hint(system)}") from None
     _check_out_dir(out_dir)  # before any long computation
 
-    # --- quench ---
-    qres = None
-    if args.quench:
-        with prog.stage("quench", f"quenching (cg to max|F_i| < {quench_ftol:g})"):
-            try:
-                system, qres = _quench(system, model, quench_ftol, args.quench_max_steps, prog.enabled)
-            except FloatingPointError as exc:
-                raise CLIError(f"the quench failed: {exc}", status=1) from None
-            except ValueError as exc:
-                raise CLIError(f"configuration {args.config!r} with --model {args.model}: {exc}") from None
-        if not qres.converged:
-            raise CLIError(f"the quench did not converge: {qres.summary()}; raise --quench-max-steps or "
-                           f"--quench-ftol", status=1)
-        prog.say(qres.summary())
-
-    # --- terms and the inherent-structure check ---
-    with prog.stage("terms", "evaluating the energy terms (Hessian blocks)"):
-        try:
-            terms = build_terms(system, model)
-        except ValueError as exc:
-            raise CLIError(f"configuration {args.config!r} with --model {args.model}: {exc}") from None
+    # --- quench, inherent-structure check, G and kappa: the library's pipeline (meso_kernels.mechanics) ---
     try:
-        max_force = check_inherent_structure(terms, args.force_tol)
-    except ValueError:
-        f = terms.forces()
-        fmax = float(np.sqrt((f * f).sum(1)).max())
-        what = "the quenched configuration" if args.quench else f"configuration {args.config!r} (frame {args.frame})"
-        hint = ("lower --quench-ftol or raise --force-tol" if args.quench else
+        mech = analyse(system, model, quench=args.quench, quench_ftol=quench_ftol,
+                       quench_max_steps=args.quench_max_steps, force_tol=args.force_tol, solver=args.solver,
+                       rtol=args.rtol, n_random=args.n_random, seed=args.seed if args.n_random is not None else None,
+                       progress=prog.enabled, log=prog.say if prog.enabled else None)
+    except FloatingPointError as exc:
+        raise CLIError(f"the quench failed: {exc}", status=1) from None
+    except QuenchNotConverged as exc:
+        raise CLIError(f"the quench did not converge: {exc.result.summary()}; raise --quench-max-steps or "
+                       f"--quench-ftol", status=1) from None
+    except NotInherentStructure as exc:
+        what = "the quenched configuration" if exc.quenched else f"configuration {args.config!r} (frame {args.frame})"
+        hint = ("lower --quench-ftol or raise --force-tol" if exc.quenched else
                 "rerun with --quench to minimise its energy first (conjugate gradients), or raise --force-tol")
-        raise CLIError(f"{what} is not an inherent structure of model {args.model}: max |F_i| = {fmax:.3g} "
+        raise CLIError(f"{what} is not an inherent structure of model {args.model}: max |F_i| = {exc.max_force:.3g} "
                        f"exceeds --force-tol {args.force_tol:g}; {hint}{_model_note(system, model)}") from None
-
-    # --- G ---
-    g_solver = "dense" if args.solver == "dense" else "cg"
-    with prog.stage("G", f"shear modulus G ({g_solver})"):
-        G = shear_modulus(system, model, solver=g_solver, force_tol=args.force_tol, rtol=args.rtol, terms=terms)
-
-    # --- kappa ---
-    with prog.stage("kappa", "dipole stiffnesses kappa_ij"):
-        ds = DipoleStiffness(solver=args.solver, rtol=args.rtol, force_tol=args.force_tol, progress=prog.enabled)
-        try:
-            if args.n_random is not None:
-                ds.compute(system, model, n_random=args.n_random, seed=args.seed, terms=terms)
-            else:
-                ds.compute(system, model, pairs="all", terms=terms)
-        except ValueError as exc:
-            msg = str(exc)
-            if msg.startswith("n_random"):
-                raise CLIError(f"argument --n-random: {msg}") from None
-            raise CLIError(msg) from None
-    n_interacting = int(terms.without(ds.rattlers).n_pair) if ds.rattlers.any() else int(terms.n_pair)
+    except MechanicsInputError as exc:
+        msg = str(exc)
+        if exc.stage in ("quench", "terms"):
+            raise CLIError(f"configuration {args.config!r} with --model {args.model}: {msg}") from None
+        if msg.startswith("n_random"):
+            raise CLIError(f"argument --n-random: {msg}") from None
+        raise CLIError(msg) from None
+    prog.times.update(mech.timings)
+    system, G, ds, qres, terms = mech.system, mech.shear, mech.dipoles, mech.quench_result, mech.terms
+    max_force, n_interacting = mech.max_force, mech.n_interacting
 
     # --- provenance ---
     cmd = shlex.join([PROG, *args._argv])

@@ -141,3 +141,104 @@ def slab_map(ax, positions, box, values, diameters, thickness, axis=2, centre=No
     ax.set(xlim=(0, box[plane[0]]), ylim=(0, box[plane[1]]), aspect="equal",
            xlabel="xyz"[plane[0]], ylabel="xyz"[plane[1]])
     return pc, mask
+
+
+def particle_map(ax, positions, box, values, diameters, norm=None, cmap="viridis", thickness=None, axis=2,
+                 centre=None):
+    """Particles drawn as discs of their diameter, coloured by ``values`` through ``norm`` (a matplotlib ``Normalize``
+    such as ``LogNorm(vmin, vmax)``; default: linear over the finite values); NaN values light grey.
+
+    2D (positions (N, 2), box (2,)): every particle, wrapped into the box. 3D: the slab of ``thickness`` around the
+    plane ``x[axis] = centre`` (:func:`slab_map`; ``thickness`` is then required). Lengths in the model's units.
+    Returns (the ``PatchCollection``, the bool mask (N,) of the particles drawn).
+
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> from matplotlib.colors import LogNorm
+    >>> fig, ax = plt.subplots()
+    >>> pc, shown = particle_map(ax, [[1, 1], [3, 5]], [6, 6], [0.5, 20.0], [1.0, 1.4], norm=LogNorm(0.1, 100))
+    >>> int(shown.sum()), len(pc.get_paths()), pc.norm.vmax
+    (2, 2, 100.0)
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import PatchCollection
+    from matplotlib.colors import Normalize
+    from matplotlib.patches import Circle
+
+    x = np.asarray(positions, dtype=float)
+    box = np.asarray(box, dtype=float)
+    v = np.asarray(values, dtype=float)
+    d = np.asarray(diameters, dtype=float)
+    if x.ndim != 2 or x.shape[1] not in (2, 3) or box.shape != (x.shape[1],):
+        raise ValueError(f"positions must have shape (N, 2) or (N, 3) and box (d,), got {x.shape} and {box.shape}")
+    if v.shape != (x.shape[0],) or d.shape != (x.shape[0],):
+        raise ValueError(f"values and diameters must have shape ({x.shape[0]},), got {v.shape} and {d.shape}")
+    if norm is None:
+        finite = v[np.isfinite(v)]
+        norm = Normalize(*(finite.min(), finite.max()) if finite.size else (0.0, 1.0))
+    if x.shape[1] == 3:
+        if thickness is None:
+            raise ValueError("a 3D configuration is drawn as a slab: give thickness (length)")
+        pc, mask = slab_map(ax, x, box, v, d, thickness, axis=axis, centre=centre, cmap=cmap)
+        pc.set_norm(norm)
+        return pc, mask
+    w = np.mod(x, box)
+    pc = PatchCollection([Circle(tuple(p), 0.5 * di) for p, di in zip(w, d)], edgecolor="k", linewidth=0.3)
+    pc.set_cmap(plt.get_cmap(cmap).with_extremes(bad="lightgrey"))
+    pc.set_array(np.ma.masked_invalid(v))
+    pc.set_norm(norm)
+    ax.add_collection(pc)
+    ax.set(xlim=(0, box[0]), ylim=(0, box[1]), aspect="equal", xlabel="x", ylabel="y")
+    return pc, np.ones(x.shape[0], dtype=bool)
+
+
+def mode_arrows(ax, positions, box, field, diameters, centre, half_width, thickness=None, axis=2, longest=1.5,
+                colour="k"):
+    """A displacement field (e.g. a pseudoharmonic mode, (N, d)) as arrows on the particles, in a square window of
+    half-width ``half_width`` around the point ``centre`` (d,), periodic images folded around it (minimum image).
+
+    2D: every particle in the window. 3D: those within ``thickness``/2 of the plane through ``centre``
+    perpendicular to ``axis``, with the field's two in-plane components. Particles are grey discs of their
+    diameter; the longest arrow drawn is ``longest`` lengths long (the field's scale is arbitrary). Returns the
+    ``Quiver`` and the bool mask (N,) of the particles drawn; the axes' coordinates are relative to ``centre``.
+
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> q, shown = mode_arrows(ax, [[1, 1], [9, 1], [5, 5]], [10, 10], [[1, 0], [0, 1], [0, 0.1]], [1, 1, 1],
+    ...                        centre=[0, 1], half_width=2)
+    >>> shown.tolist(), q.U.tolist()
+    ([True, True, False], [1.0, 0.0])
+    """
+    import matplotlib.pyplot as plt
+
+    x = np.asarray(positions, dtype=float)
+    box = np.asarray(box, dtype=float)
+    u = np.asarray(field, dtype=float)
+    d = np.asarray(diameters, dtype=float)
+    c = np.asarray(centre, dtype=float)
+    dim = x.shape[1] if x.ndim == 2 else 0
+    if dim not in (2, 3) or box.shape != (dim,) or u.shape != x.shape or c.shape != (dim,) or d.shape != (x.shape[0],):
+        raise ValueError(f"positions and field must have shape (N, 2) or (N, 3), box and centre (d,), diameters "
+                         f"(N,); got {x.shape}, {u.shape}, {box.shape}, {c.shape}, {d.shape}")
+    if not (np.isfinite(half_width) and half_width > 0):
+        raise ValueError(f"half_width must be a positive length, got {half_width!r}")
+    rel = np.mod(x - c + 0.5 * box, box) - 0.5 * box
+    plane = [0, 1] if dim == 2 else [a for a in range(3) if a != axis]
+    mask = np.all(np.abs(rel[:, plane]) <= half_width + 0.5 * d[:, None], axis=1)
+    if dim == 3:
+        if thickness is None or not (np.isfinite(thickness) and thickness > 0):
+            raise ValueError(f"a 3D field is drawn on a slab: give a positive thickness (length), got {thickness!r}")
+        mask &= np.abs(rel[:, axis]) <= 0.5 * thickness
+    idx = np.flatnonzero(mask)
+    p, w = rel[idx][:, plane], u[idx][:, plane]
+    for (px, py), di in zip(p, d[idx]):
+        ax.add_patch(plt.Circle((px, py), 0.5 * di, fc="0.93", ec="0.7", lw=0.4))
+    size = np.sqrt((w * w).sum(1))
+    scale = longest / size.max() if size.size and size.max() > 0 else 1.0
+    q = ax.quiver(p[:, 0], p[:, 1], w[:, 0], w[:, 1], angles="xy", scale_units="xy", scale=1 / scale,
+                  width=0.005, color=colour)
+    ax.set(xlim=(-half_width, half_width), ylim=(-half_width, half_width), aspect="equal")
+    return q, mask

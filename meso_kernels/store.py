@@ -124,6 +124,63 @@ def is_stored(campaign, params, seed=None, root="data", code_version=CODE_VERSIO
     return json_path.exists() and npz_path.exists()
 
 
+class ReadLog:
+    """The sidecars of the stored results used while it is active: read by :func:`cached`, by a campaign's
+    :meth:`~meso_kernels.campaign.task.Resolver.load` (every loader of the book goes through one of the two), or
+    computed and stored by :func:`cached`. A figure page keeps one open from its first cell to its last, so that it
+    can say which results, made where and by which code, it drew (:mod:`meso_kernels.report`).
+
+    ``paths``: the sidecar paths (absolute, each once, in the order first used). Use as a context manager, or
+    :meth:`start` and :meth:`stop` (several logs may be active at once; each records every read).
+
+    >>> import tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> with ReadLog() as log:
+    ...     _ = cached("demo", {"T": 0.5}, lambda: {"x": [1.0]}, root=root)
+    >>> [p.name.endswith(".json") for p in log.paths]
+    [True]
+    """
+
+    def __init__(self):
+        self._paths = {}
+
+    @property
+    def paths(self):
+        return list(self._paths)
+
+    def start(self):
+        if self not in _ACTIVE_LOGS:
+            _ACTIVE_LOGS.append(self)
+        return self
+
+    def stop(self):
+        if self in _ACTIVE_LOGS:
+            _ACTIVE_LOGS.remove(self)
+        return self
+
+    @property
+    def active(self):
+        return self in _ACTIVE_LOGS
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def add(self, json_path):
+        self._paths.setdefault(Path(json_path).absolute(), None)
+
+
+_ACTIVE_LOGS = []
+
+
+def note_read(json_path):
+    """Tell the active :class:`ReadLog` objects that the result of this sidecar was used."""
+    for log in _ACTIVE_LOGS:
+        log.add(json_path)
+
+
 def _load(npz_path, json_path, payload):
     """The stored arrays if both files are there, readable and the sidecar records the same payload; else None."""
     if not (npz_path.exists() and json_path.exists()):
@@ -136,7 +193,9 @@ def _load(npz_path, json_path, payload):
         if canonical_json(stored) != canonical_json(payload):
             warnings.warn(f"{json_path} does not record the parameters of its key; recomputing", stacklevel=3)
             return None
-        return load_npz(npz_path)
+        arrays = load_npz(npz_path)
+        note_read(json_path)
+        return arrays
     except (OSError, ValueError, TypeError) as exc:
         warnings.warn(f"cannot read stored result {npz_path} ({exc}); recomputing", stacklevel=3)
         return None
@@ -184,6 +243,7 @@ def cached(campaign, params, compute, seed=None, root="data", code_version=CODE_
                         arrays={k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in arrays.items()},
                         **extra)
     write_json(json_path, record)
+    note_read(json_path)
     return arrays
 
 

@@ -49,10 +49,12 @@ from meso_kernels.models import get_model
 from meso_kernels.modes import dipole_started_modes
 from meso_kernels.presets import check_size, sizes
 from meso_kernels.quench import quench
+from meso_kernels.report import Page
 from meso_kernels.store import REPO_ROOT, cached, data_root
 from meso_kernels.system import System
 
 check_size(size)
+page = Page("fig01", size)  # records the stored results read from here on; the last cell reports them
 check_backend(backend)
 DATA = data_root(size)
 RUN = sizes("fig01", size)["ipl2d"]
@@ -148,6 +150,7 @@ for p, sgn in ((i, -1), (j, 1)):
     bx.annotate("", xy=shown[p] + sgn * 1.3 * n, xytext=shown[p], zorder=5,
                 arrowprops=dict(arrowstyle="-|>", color="red", lw=3, mutation_scale=18))
 fig.tight_layout()
+page.add(fig)  # its plotted numbers, for the CSV of the last cell
 plt.show()
 
 # %% [markdown]
@@ -179,3 +182,12 @@ with atomic_path(out) as tmp, open(tmp, "w", newline="") as fh:  # temporary fil
     for k in range(RUN.N):
         w.writerow([k, int(types[k]), *x[k], *pi_mode[k], *z[k]])
 print(f"plotted numbers written to {out.relative_to(REPO_ROOT)}")
+
+# %% [markdown]
+# ## Plotted numbers and provenance
+#
+# The numbers drawn on this page, one row per plotted point, as CSV (`meso_kernels.report`), and what produced them:
+# the run size, and the commits, dates and CPUs or GPUs recorded in the sidecars of the stored results this page read.
+
+# %% tags=["remove-input"]
+page.finish()

@@ -63,10 +63,12 @@ from meso_kernels.campaign.task import Resolver, Store
 from meso_kernels.io import atomic_path, git_state
 from meso_kernels.models.ipl import LAMBDA
 from meso_kernels.presets import check_size
+from meso_kernels.report import Page
 from meso_kernels.statepoints import label, schedule
 from meso_kernels.store import REPO_ROOT, data_root
 
 check_size(size)
+page = Page("fig02", size)  # records the stored results read from here on; the last cell reports them
 if isinstance(conf, bool) or not isinstance(conf, int) or conf < 0:
     raise ValueError(f"conf must be a non-negative integer (a configuration of the ensemble), got {conf!r}")
 sched = schedule(size, FIG02_KEY)
@@ -115,6 +117,7 @@ ax.axvline(ens.t_obs / run.t0, color="C2", lw=1, label="t_obs = τ_α/6")
 ax.set(xlabel="t / t0", ylabel="F_s(q_max, t), large", title=f"{label(FIG02_KEY)}, T = {run.T:g}")
 ax.legend(fontsize=8, frameon=False)
 fig.tight_layout()
+page.add(fig)  # its plotted numbers, for the CSV of the last cell
 plt.show()
 
 # %% [markdown]
@@ -182,6 +185,7 @@ fig.colorbar(lc, ax=bx, shrink=0.85, label="κ_ij (energy/length², log scale)")
 frame(bx, f"(b) κ_ij of all {len(pairs)} interacting pairs of the inherent structure\n"
           f"circles: cores of the {len(cores)} softest pseudoharmonic modes")
 fig.tight_layout()
+page.add(fig)  # its plotted numbers, for the CSV of the last cell
 plt.show()
 
 # %% [markdown]
@@ -271,3 +275,12 @@ print(f"plotted numbers written to {shown}/fig02_{size}_{{{','.join(tables)}}}.c
 # paper's state point, T = 0.48 with N = 400 (the size of the author's snapshot and of Fig. 1), where τ_α is very long
 # (see the first table), and the modes start from every interacting pair as in the paper's Appendix B; at `ci` they
 # start from the 30 softest dipoles only, which finds few distinct modes (`FIG02_STARTS`).
+
+# %% [markdown]
+# ## Plotted numbers and provenance
+#
+# The numbers drawn on this page, one row per plotted point, as CSV (`meso_kernels.report`), and what produced them:
+# the run size, and the commits, dates and CPUs or GPUs recorded in the sidecars of the stored results this page read.
+
+# %% tags=["remove-input"]
+page.finish()

@@ -53,9 +53,11 @@ from meso_kernels.analysis.stats import mean_ci, ratio_ci
 from meso_kernels.campaign import Store, load
 from meso_kernels.campaign.figures import fig03_tasks
 from meso_kernels.presets import check_size, sizes
+from meso_kernels.report import Page
 from meso_kernels.store import REPO_ROOT
 
 check_size(size)
+page = Page("fig03", size)  # records the stored results read from here on; the last cell reports them
 store = Store.for_size(size)
 tasks = fig03_tasks(size, seed=seed, temperatures=temperatures, n_pairs=n_pairs)  # one ensemble per T_p
 T_list = [t.params["T"] for t in tasks]
@@ -113,6 +115,7 @@ bx.set_ylabel(r"$P(\kappa_{ij}/\langle\kappa\rangle)$")
 bx.set_title("(b) the soft tail that annealing depletes")
 bx.legend()
 fig.tight_layout()
+page.add(fig)  # its plotted numbers, for the CSV of the last cell
 plt.show()
 
 out = store.data / "figures" / f"fig03_{size}_relative_change.csv"
@@ -141,3 +144,12 @@ print(f"  G     changes by {100 * cold[10]:+.1f} % (90 % CI {100 * cold[11]:+.1f
 ratio = cold[7] / cold[10] if cold[10] != 0 else np.inf
 print(f"  ratio of the changes kappa/G: {ratio:.2f} (paper: about 100 % / 26 % = 3.8)")
 print(f"{'supported' if cold[7] > cold[10] > 0 else 'NOT supported'}: annealing stiffens both, kappa more than G")
+
+# %% [markdown]
+# ## Plotted numbers and provenance
+#
+# The numbers drawn on this page, one row per plotted point, as CSV (`meso_kernels.report`), and what produced them:
+# the run size, and the commits, dates and CPUs or GPUs recorded in the sidecars of the stored results this page read.
+
+# %% tags=["remove-input"]
+page.finish()

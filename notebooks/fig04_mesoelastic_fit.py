@@ -57,9 +57,11 @@ from meso_kernels.campaign.series import (analyse_models, comparison_table, cpu_
 from meso_kernels.plots import activation_row
 from meso_kernels.presets import check_size
 from meso_kernels.io import git_state
+from meso_kernels.report import Page
 from meso_kernels.statepoints import check_key, label, schedule
 
 check_size(size)
+page = Page("fig04", size)  # records the stored results read from here on; the last cell reports them
 models = [check_key(k) for k in models]
 print(f"run size {size!r}, seed {seed}, code {git_state()[0][:12]}")
 for k in models:
@@ -100,6 +102,7 @@ fig, axes = plt.subplots(len(models), 4, figsize=(15, 3.4 * len(models)), squeez
 for row, k in zip(axes, models):
     activation_row(row, analyses[k], label=label(k))
 fig.tight_layout()
+page.add(fig)  # its plotted numbers, for the CSV of the last cell
 plt.show()
 
 # %% [markdown]
@@ -166,3 +169,12 @@ print(f"plotted numbers written to {out_dir.relative_to(REPO_ROOT) if out_dir.is
 # the page then only exercises the code, and its verdicts mean nothing. At the `default` size (N = 1000, liquids
 # down to τ_α/t0 ≈ 10³ where a 2-core machine reaches in a day) the verdicts above are the project's answer to the
 # paper's question for each model; where they differ from the paper's, the tables give the numbers that decide.
+
+# %% [markdown]
+# ## Plotted numbers and provenance
+#
+# The numbers drawn on this page, one row per plotted point, as CSV (`meso_kernels.report`), and what produced them:
+# the run size, and the commits, dates and CPUs or GPUs recorded in the sidecars of the stored results this page read.
+
+# %% tags=["remove-input"]
+page.finish()

@@ -51,6 +51,7 @@ models = ["ipl", "mblj", "ss0.6", "sw"]  # panel (a, b): keys of meso_kernels.st
 densities = ["ss0.6", "ss0.7", "ss0.95"]  # panels (c, d)
 n_traj = None  # trajectories per state point; None: the size's default
 duration_t0 = None  # dict: model key to trajectory length in t0; None: the size defaults
+movie_frames = None  # frames per movie; None: all stored frames (ci: the first 6, a tiny movie)
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
@@ -60,9 +61,11 @@ from meso_kernels.analysis.ihs import bisect_transitions, reduced_rate, reduced_
 from meso_kernels.campaign import Resolver, Store, ihs_tasks, load
 from meso_kernels.campaign.figures import FIG05_DURATION, fig05_trajectories, liquid_tasks, viscous_points
 from meso_kernels.presets import check_size
+from meso_kernels.report import Page
 from meso_kernels.statepoints import check_key, label
 
 check_size(size)
+page = Page("fig05", size)  # records the stored results read from here on; the last cell reports them
 for k in list(models) + list(densities):
     check_key(k)
 # trajectory lengths in t0 and trajectories per state point: meso_kernels.campaign.figures (FIG05_DURATION,
@@ -134,6 +137,7 @@ panel_pair(axes[1, 0], axes[1, 1], chosen_c, "(c) SS at three densities")
 axes[0, 1].set_title("(b)")
 axes[1, 1].set_title("(d)")
 fig.tight_layout()
+page.add(fig)  # its plotted numbers, for the CSV of the last cell
 plt.show()
 
 # %% tags=["hide-input"]
@@ -170,3 +174,137 @@ for (key, T), res in results.items():
 # magnitude apart. Second, the trajectories are short (a fraction of t0 for SS and SW), so each rate rests on tens
 # to hundreds of transitions; the intervals say how well that pins it down. At the `ci` size the liquids are hot
 # and the numbers only exercise the machinery.
+
+# %% [markdown]
+# ## Movies: where and how the inherent structure changes
+#
+# A rate is one number; the movies below show what is being counted. Each follows the first stored trajectory of a
+# state point of the figure above, one frame per quenched MD frame. Left: the inherent structure of that frame in
+# the periodic box. Each particle is coloured by how far it sits from its place in the *previous* inherent
+# structure (the one before the latest transition; minimum image, in units of a0 = ρ^(-1/3)), and drawn large and
+# opaque once that distance reaches 0.2 a0 (the white line on the colour bar), small and faint below. So a
+# transition lights up the particles that rearranged, where they are, and they stay lit until the next transition
+# replaces them. Right: (U_IHS − U_IHS(0))/T against the reduced time of panel (a), with a red dot at the current
+# frame and grey lines at the transitions.
+#
+# The movies are written by `meso_kernels.movies.render_ihs_movie` from the stored inherent-structure positions
+# (float32, in the compressed `.npz` of the first trajectory of each state point), so nothing is quenched again.
+# Each is an MP4 (H.264) with a GIF fallback for browsers that cannot play it.
+
+# %% tags=["hide-input"]
+import os
+import time
+
+from IPython.display import HTML, Markdown, display
+
+from meso_kernels.movies import render_ihs_movie, video_html
+from meso_kernels.store import REPO_ROOT
+
+# jupyter-book copies _static/ of the book root into _build/html/_static/; the links below are relative to the
+# executed notebook (book/executed/), which is where both Jupyter and the built page resolve them from
+movie_dir = REPO_ROOT / "_static" / "movies"
+page_dir = REPO_ROOT / "book" / "executed"
+n_movie = movie_frames if movie_frames is not None else (6 if size == "ci" else None)
+movie_points = {key: chosen_a[key] if key in chosen_a else chosen_c[key]   # SS rho = 0.6: the state point of (a)
+                for key in dict.fromkeys([*models, *densities])}
+blocks = []
+for key, r in movie_points.items():
+    res = results[(key, r.T)]
+    tr = res["trajs"][0]
+    start = time.perf_counter()
+    out = render_ihs_movie(tr, movie_dir / f"fig05_{size}_{key}", max_frames=n_movie,
+                           label=f"{label(key)}, T = {r.T:g}, N = {res['N']}")
+    took = time.perf_counter() - start
+    kb = {fmt: p.stat().st_size // 1024 for fmt, p in out.items()}
+    n_shown = min(len(tr["energies"]), n_movie or len(tr["energies"]))
+    print(f"{label(key):>9s} T = {r.T:<6g}: {n_shown} frames, {len(tr['transitions'])} transitions in the stored "
+          f"trajectory; rendered in {took:.1f} s (MP4 {kb['mp4']} kB, GIF {kb['gif']} kB)")
+    blocks.append(video_html(out, page_dir, caption=f"{label(key)}, T = {r.T:g}: {len(tr['transitions'])} "
+                                                    f"transitions in the stored trajectory, {n_shown} frames shown"))
+display(HTML("\n".join(blocks)))
+
+# %% [markdown]
+# ### How many particles a transition moves
+#
+# The size of a rearrangement is the number of particles that move more than 0.2 a0 between the inherent structures
+# just before and just after a transition (`meso_kernels.analysis.rearrangements.rearrangement_sizes`). Below: every
+# transition of the trajectories that store positions (one per state point), with the median as a bar; zero means
+# that no particle moved that far.
+
+# %% tags=["hide-input"]
+import csv
+
+from meso_kernels.analysis.rearrangements import displacements, mean_spacing, rearrangement_sizes, size_summary
+from meso_kernels.io import atomic_path
+
+rearr = {}
+rows = []
+for (key, T), res in results.items():
+    tr = res["trajs"][0]
+    if "ihs_positions" not in tr:
+        continue
+    X, box, trans = tr["ihs_positions"], tr["box"], tr["transitions"]
+    s = rearrangement_sizes(X, box, trans, threshold=0.2)
+    rearr[(key, T)] = s
+    a0 = mean_spacing(X.shape[1], box)
+    for k, n in zip(trans, s):
+        rows.append([key, T, res["N"], int(k), int(n), f"{displacements(X, box, int(k), int(k) - 1).max() / a0:.4g}",
+                     f"{abs(tr['energies'][k] - tr['energies'][k - 1]):.6g}"])
+
+fig, ax = plt.subplots(figsize=(8, 3.6))
+jitter = np.random.default_rng(seed)
+for n, ((key, T), s) in enumerate(rearr.items()):
+    ax.plot(n + jitter.uniform(-0.18, 0.18, s.size), s, "o", ms=4, alpha=0.7, color=f"C{n}")
+    if s.size:
+        ax.hlines(np.median(s), n - 0.3, n + 0.3, color="k", lw=1.5)
+    else:
+        ax.text(n, 0.5, "no\ntransition", ha="center", va="center", fontsize=7, color="0.4")
+ax.set_yscale("symlog", linthresh=1)
+ax.set_xticks(range(len(rearr)), [f"{label(k)}\nT = {T:g}" for k, T in rearr], fontsize=8)
+ax.set(ylabel="particles moved > 0.2 a0\nper transition", xlim=(-0.5, len(rearr) - 0.5))
+ax.set_title("(e) size of the rearrangements (one trajectory per state point)", fontsize=10)
+fig.tight_layout()
+page.add(fig)  # its plotted numbers, for the CSV of the last cell
+plt.show()
+
+lines = ["| model | T | N | transitions | median size | range | mean |", "|---|---|---|---|---|---|---|"]
+for (key, T), s in rearr.items():
+    count, med, lo, hi, mean = size_summary(s)
+    spread = f"{lo}–{hi}" if count else "–"
+    lines.append(f"| {label(key)} | {T:g} | {results[(key, T)]['N']} | {count} | "
+                 f"{'–' if not count else f'{med:g}'} | {spread} | {'–' if not count else f'{mean:.3g}'} |")
+display(Markdown("\n".join(lines)))
+out_csv = store.data / "figures" / f"fig05_{size}_rearrangements.csv"
+with atomic_path(out_csv) as tmp:  # temporary file, then rename
+    with open(tmp, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["model", "T", "N", "frame", "n_moved_0.2a0", "max_displacement_a0", "abs_dU_IHS"])
+        w.writerows(rows)
+print(f"per-transition sizes written to {os.path.relpath(out_csv, REPO_ROOT)}")
+
+# %% [markdown]
+# Each transition of the stored trajectories, one row per transition in the CSV written above: the frame, the
+# number of particles moved beyond 0.2 a0, the largest displacement (units of a0) and |ΔU_IHS|.
+#
+# **Reading the movies (default size, N = 1000).** The two families of the rate panels differ in what a single
+# transition is as well as in how often one happens. In IPL and mBLJ a transition moves tens to hundreds of
+# particles beyond 0.2 a0 (median about 110 for IPL and 90 for mBLJ), most of them only just beyond it (mean
+# displacement of the movers ≈ 0.3 a0) and spread over much of the 10 a0 box; the energy trace climbs and falls in
+# steps of several T. In SS at ρ = 0.6 and in SW the inherent structure changes all the time, but a typical change
+# moves no particle, or one or two, that far: the landscape is finely divided, and the liquid crosses the small
+# ridges between neighbouring minima without reorganising. Compressing SS makes this flickering rarer (three
+# transitions at ρ = 0.7, none at ρ = 0.95 in the stored trajectories). Our state points are far hotter than the
+# paper's (τ_α/t0 ≈ 10 for the models), which is why the IPL and mBLJ transitions are large and frequent here
+# rather than the isolated local events of a deeply supercooled liquid; each distribution rests on one trajectory
+# (3 to 20 transitions). At the `ci` size the movies are a few frames of small, hot systems: they only check that
+# the machinery works.
+
+
+# %% [markdown]
+# ## Plotted numbers and provenance
+#
+# The numbers drawn on this page, one row per plotted point, as CSV (`meso_kernels.report`), and what produced them:
+# the run size, and the commits, dates and CPUs or GPUs recorded in the sidecars of the stored results this page read.
+
+# %% tags=["remove-input"]
+page.finish()

@@ -50,10 +50,12 @@ from meso_kernels.campaign.series import (analyse_models, comparison_table, ense
                                           fit_table, points_table, verdict_lines)
 from meso_kernels.io import atomic_path, git_state
 from meso_kernels.presets import check_size
+from meso_kernels.report import Page
 from meso_kernels.statepoints import check_key, label, schedule
 from meso_kernels.store import REPO_ROOT, data_root
 
 check_size(size)
+page = Page("fig06", size)  # records the stored results read from here on; the last cell reports them
 densities = [check_key(k) for k in densities]
 if not all(k.startswith("ss") for k in densities):
     raise ValueError(f"densities must be sticky-sphere keys (ss0.6, ss0.7, ss0.95), got {densities}")
@@ -89,6 +91,7 @@ for n, k in enumerate(densities):
                title=f"({'a' if row == 0 else 'G'}{n + 1}) {label(k)}: " + ("Eq. 3" if row == 0 else "Eq. 2"))
         ax.legend(fontsize=8, frameon=False)
 fig.tight_layout()
+page.add(fig)  # its plotted numbers, for the CSV of the last cell
 plt.show()
 
 # %% [markdown]
@@ -186,6 +189,7 @@ for n, k in enumerate(densities):
            title=f"(c{n + 1}) {label(k)}")
     ax.legend(fontsize=8, frameon=False)
 fig.tight_layout()
+page.add(fig)  # its plotted numbers, for the CSV of the last cell
 plt.show()
 
 # %% [markdown]
@@ -250,3 +254,12 @@ print(f"\npanels (b, c) written to {shown}/fig06_{size}_{{kappa_distributions,ka
 # preference of the immobile particles for high κ at ρ = 0.6) is meaningful at the `default` size (48 × 10) and
 # above. The Fig. 7 page gives the same comparison as a single number per density, the rank correlation C_s over all
 # particles, with its interval and a null control.
+
+# %% [markdown]
+# ## Plotted numbers and provenance
+#
+# The numbers drawn on this page, one row per plotted point, as CSV (`meso_kernels.report`), and what produced them:
+# the run size, and the commits, dates and CPUs or GPUs recorded in the sidecars of the stored results this page read.
+
+# %% tags=["remove-input"]
+page.finish()

@@ -48,10 +48,12 @@ from meso_kernels.io import atomic_path, git_state
 from meso_kernels.models.sticky import SIGMA
 from meso_kernels.plots import slab_map
 from meso_kernels.presets import check_size
+from meso_kernels.report import Page
 from meso_kernels.statepoints import check_key, label
 from meso_kernels.store import REPO_ROOT, data_root
 
 check_size(size)
+page = Page("fig07", size)  # records the stored results read from here on; the last cell reports them
 densities = [check_key(k) for k in densities]
 if not all(k.startswith("ss") for k in densities):
     raise ValueError(f"densities must be sticky-sphere keys (ss0.6, ss0.7, ss0.95), got {densities}")
@@ -105,6 +107,7 @@ for n, k in enumerate(densities):
                               "x": e.positions[c, idx, 0], "y": e.positions[c, idx, 1], "z": e.positions[c, idx, 2],
                               "kappa": e.local_kappa[c, idx], "rank_inverse_kappa": soft[idx],
                               "mobility": e.mobility[c, idx], "rank_mobility": mobile[idx]}))
+page.add(fig)  # its plotted numbers, for the CSV of the last cell
 plt.show()
 
 # %% [markdown]
@@ -131,6 +134,7 @@ ax.axhline(0.0, color="k", lw=0.5)
 ax.set(xlabel="ρ", ylabel="ensemble mean of C_s", xticks=rho)
 ax.legend(fontsize=8, frameon=False)
 fig.tight_layout()
+page.add(fig)  # its plotted numbers, for the CSV of the last cell
 plt.show()
 
 table = pd.DataFrame([{"density": label(k), "T": ensembles[k].T, "n_conf": C[k].n_conf,
@@ -174,3 +178,12 @@ print(f"\nplotted numbers written to {shown}/fig07_{size}_{{spearman,spearman_pe
 # N = 256, liquids far warmer than the paper's) the mobility after τ_α/10 of 4 runs is dominated by thermal noise and
 # every C_s is small; the page then only exercises the analysis. The `default` size (48 × 10, N = 1000) is the one
 # to compare with the paper.
+
+# %% [markdown]
+# ## Plotted numbers and provenance
+#
+# The numbers drawn on this page, one row per plotted point, as CSV (`meso_kernels.report`), and what produced them:
+# the run size, and the commits, dates and CPUs or GPUs recorded in the sidecars of the stored results this page read.
+
+# %% tags=["remove-input"]
+page.finish()

@@ -44,9 +44,11 @@ from meso_kernels.analysis.fits import stokes_einstein
 from meso_kernels.analysis.msd import ballistic_end
 from meso_kernels.campaign.figures import liquid_runs
 from meso_kernels.presets import check_size
+from meso_kernels.report import Page
 from meso_kernels.statepoints import check_key, label, schedule
 
 check_size(size)
+page = Page("fig09", size)  # records the stored results read from here on; the last cell reports them
 for k in models:
     check_key(k)
 for key in models:
@@ -99,6 +101,7 @@ for row, key in enumerate(models):
     ax.set(xlabel="τ_α / t0", ylabel="D t0 / a0²")
     ax.xaxis.set_minor_formatter(plt.NullFormatter())
 fig.tight_layout()
+page.add(fig)  # its plotted numbers, for the CSV of the last cell
 plt.show()
 
 print("Stokes–Einstein exponent xi (90 % bootstrap interval over state points); paper: 0.74–0.79")
@@ -149,6 +152,7 @@ for ax, key in zip(axes[0], models):
     ax.set(xlabel="t / t0", ylabel="F_s(q_max, t)", ylim=(-0.02, 1.02))
     ax.legend(fontsize=7, frameon=False)
 fig.tight_layout()
+page.add(fig)  # its plotted numbers, for the CSV of the last cell
 plt.show()
 
 # %% [markdown]
@@ -167,3 +171,12 @@ if "sw" in runs:
                                                                           float_format=lambda x: f"{x:.4g}"))
 else:
     print("SW is not among the models of this page")
+
+# %% [markdown]
+# ## Plotted numbers and provenance
+#
+# The numbers drawn on this page, one row per plotted point, as CSV (`meso_kernels.report`), and what produced them:
+# the run size, and the commits, dates and CPUs or GPUs recorded in the sidecars of the stored results this page read.
+
+# %% tags=["remove-input"]
+page.finish()

@@ -41,9 +41,11 @@ from meso_kernels.campaign.figures import viscous_target
 from meso_kernels.campaign.figures import liquid_runs
 from meso_kernels.plots import collapse_panels
 from meso_kernels.presets import check_size
+from meso_kernels.report import Page
 from meso_kernels.statepoints import check_key, label
 
 check_size(size)
+page = Page("fig11", size)  # records the stored results read from here on; the last cell reports them
 for k in densities:
     check_key(k)
     if not k.startswith("ss"):
@@ -72,6 +74,7 @@ for n, (key, r) in enumerate(chosen.items()):
 c.set(xlabel="|Δr| / a0", ylabel="P(log10 |Δr| / a0)", title="(c) after ≈ τ_α/10")
 c.legend(fontsize=8, frameon=False)
 fig.tight_layout()
+page.add(fig)  # its plotted numbers, for the CSV of the last cell
 plt.show()
 
 # %% [markdown]
@@ -98,3 +101,12 @@ print(structure_factor_table(runs, label=label, reference="Table III"))
 from meso_kernels.campaign.checks import equilibration_table
 
 print(equilibration_table(runs, label=label).to_string(index=False, float_format=lambda x: f"{x:.3g}"))
+
+# %% [markdown]
+# ## Plotted numbers and provenance
+#
+# The numbers drawn on this page, one row per plotted point, as CSV (`meso_kernels.report`), and what produced them:
+# the run size, and the commits, dates and CPUs or GPUs recorded in the sidecars of the stored results this page read.
+
+# %% tags=["remove-input"]
+page.finish()

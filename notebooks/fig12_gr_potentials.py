@@ -50,9 +50,11 @@ from meso_kernels.integrate import thermalize
 from meso_kernels.models import get_model
 from meso_kernels.presets import check_size, sizes
 from meso_kernels.quench import quench
+from meso_kernels.report import Page
 from meso_kernels.store import REPO_ROOT, cached, data_root
 
 check_size(size)
+page = Page("fig12", size)  # records the stored results read from here on; the last cell reports them
 check_backend(backend)
 DATA = data_root(size)
 RUNS = sizes("fig12", size)
@@ -164,6 +166,7 @@ for ax, (key, (name, options, _, label)) in zip(axes.flat, MODELS.items()):
     ax.set_title(f"({'abcd'[list(MODELS).index(key)]}) {label}, T = {T:g}")
     ax.legend(loc="upper right", fontsize=8)
 fig.tight_layout()
+page.add(fig)  # its plotted numbers, for the CSV of the last cell
 plt.show()
 
 # %% [markdown]
@@ -238,3 +241,12 @@ for text, what, value, op, threshold in checks:
 # the composition weights the paper quotes for the 80:20 mBLJ mixture (64 % AA, 32 % AB of all pairs)
 cA, cB = get_model("mblj").fractions
 print(f"mBLJ pair weights: AA {cA * cA:.0%}, AB {2 * cA * cB:.0%}, BB {cB * cB:.0%}")
+
+# %% [markdown]
+# ## Plotted numbers and provenance
+#
+# The numbers drawn on this page, one row per plotted point, as CSV (`meso_kernels.report`), and what produced them:
+# the run size, and the commits, dates and CPUs or GPUs recorded in the sidecars of the stored results this page read.
+
+# %% tags=["remove-input"]
+page.finish()

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Execute the figure notebooks: Jupytext ``.py`` -> ``build/ipynb/<name>.ipynb`` -> papermill -> ``book/executed/``.
 
-    python scripts/run_notebooks.py --size ci                  # every notebooks/fig*.py
+    python scripts/run_notebooks.py --size ci                  # every notebooks/*.py (figures, your_glass)
     python scripts/run_notebooks.py fig12_gr_potentials --size default -p seed 3 --timeout 3600
 
 Every notebook must have a cell tagged ``parameters`` that defines ``size``; passing a parameter the notebook does not
@@ -42,10 +42,11 @@ def parse_value(text):
 
 
 def find_notebooks(names, notebooks_dir):
-    """Paths of the notebooks to run: every ``fig*.py`` in ``notebooks_dir``, or the given names/paths."""
+    """Paths of the notebooks to run: every ``*.py`` in ``notebooks_dir`` (the figure pages ``fig*.py`` and the other
+    pages, e.g. ``your_glass.py``), or the given names/paths."""
     notebooks_dir = Path(notebooks_dir)
     if not names:
-        found = sorted(notebooks_dir.glob("fig*.py"))
+        found = sorted(notebooks_dir.glob("*.py"))
         return found
     paths = []
     for name in names:
@@ -185,7 +186,7 @@ def toc_problems(names, out_dir, toc_path):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("notebooks", nargs="*", help="notebook names or paths (default: every notebooks/fig*.py)")
+    ap.add_argument("notebooks", nargs="*", help="notebook names or paths (default: every notebooks/*.py)")
     ap.add_argument("--size", choices=SIZE_NAMES, default="ci", help="run size passed as parameter 'size'")
     ap.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                     help="extra parameter (repeatable); the notebook must define NAME in its parameters cell")
@@ -213,7 +214,7 @@ def main(argv=None):
         print(f"ERROR: {exc}", file=sys.stderr)
         return 2
     if not notebooks:
-        print(f"no notebooks matching fig*.py in {args.notebooks_dir}; nothing to run")
+        print(f"no notebooks (*.py) in {args.notebooks_dir}; nothing to run")
         return 0
 
     failures = toc_problems([p.stem for p in notebooks], args.out_dir, args.toc)

@@ -73,6 +73,31 @@ def make_glass(name, seed=7):
     raise AssertionError(f"{name}: no glass without a pair within {CUTOFF_GAP} of its cut-off in 20 tries")
 
 
+def neighbouring_minimum(model, glass, min_gap=1e-6):
+    """(B, E_A, E_B): an inherent structure next to ``glass`` (A): A pushed along one of its softest normal modes
+    (not translations nor rattlers), farther until a CG quench (to 1e-11) falls into another minimum, one whose
+    energy differs by more than ``min_gap`` and no particle of which moved more than 1 (minimum image).
+    ``pytest.fail`` if none is found along the 8 softest modes."""
+    from meso_kernels.hessian import build_terms, hessian_matrix
+    from meso_kernels.system import System
+    a = glass
+    terms = build_terms(a, model)
+    w, v = np.linalg.eigh(hessian_matrix(terms).toarray())
+    for j in [j for j in np.argsort(w) if w[j] > 1e-6 * w.max()][:8]:
+        vec = v[:, j].reshape(a.N, a.dim)
+        vec /= np.linalg.norm(vec, axis=1).max()
+        for amp in (0.3, 0.45, 0.6, 0.8):
+            for sign in (1.0, -1.0):
+                b, res = quench(System.wrapped(a.positions + sign * amp * vec, a.box, a.types), model,
+                                method="cg", ftol=1e-11)
+                assert res.converged, res.summary()
+                d = b.positions - a.positions
+                d -= a.box * np.round(d / a.box)
+                if abs(res.energy - terms.energy) > min_gap and np.linalg.norm(d, axis=1).max() < 1.0:
+                    return b, terms.energy, res.energy
+    pytest.fail("no neighbouring inherent structure found along the softest modes")
+
+
 @pytest.fixture
 def one_thread():
     """Run a test on one numba thread: tests make many small kernel calls, and on a loaded 2-core machine the cost

@@ -4,10 +4,9 @@ the refusals."""
 import numpy as np
 import pytest
 
-from conftest import make_glass
+from conftest import make_glass, neighbouring_minimum
 from meso_kernels.hessian import build_terms, hessian_matrix
 from meso_kernels.neb import muller_brown, neb
-from meso_kernels.quench import quench
 from meso_kernels.system import System
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -124,28 +123,16 @@ def neighbours():
     softest normal modes, farther until it falls into another minimum. Both are then translated so that the particle
     that moves most crosses the box boundary between them. Returns (model, start, end, E_start, E_end)."""
     m, a = make_glass("ipl2d")
-    terms = build_terms(a, m)
-    w, v = np.linalg.eigh(hessian_matrix(terms).toarray())
-    modes = [j for j in np.argsort(w) if w[j] > 1e-6 * w.max()]      # not the translations nor rattlers
-    for j in modes[:8]:
-        vec = v[:, j].reshape(a.N, a.dim)
-        vec /= np.linalg.norm(vec, axis=1).max()
-        for amp in (0.3, 0.45, 0.6, 0.8):
-            for sign in (1.0, -1.0):
-                b, res = quench(System.wrapped(a.positions + sign * amp * vec, a.box, a.types), m, method="cg",
-                                ftol=1e-11)
-                assert res.converged, res.summary()
-                d = _min_image(b.positions - a.positions, a.box)
-                if abs(res.energy - terms.energy) > 1e-6 and np.linalg.norm(d, axis=1).max() < 1.0:
-                    p = int(np.argmax(np.linalg.norm(d, axis=1)))
-                    k = int(np.argmax(np.abs(d[p])))
-                    shift = np.zeros(a.dim)
-                    shift[k] = -(a.positions[p, k] + 0.5 * d[p, k])   # p's midway point onto the boundary
-                    start = System.wrapped(a.positions + shift, a.box, a.types)
-                    end = System.wrapped(b.positions + shift, b.box, b.types)
-                    assert abs(end.positions[p, k] - start.positions[p, k]) > 0.5 * a.box[k]   # crosses the box
-                    return m, start, end, terms.energy, res.energy
-    pytest.fail("no neighbouring inherent structure found along the softest modes")
+    b, e_a, e_b = neighbouring_minimum(m, a)
+    d = _min_image(b.positions - a.positions, a.box)
+    p = int(np.argmax(np.linalg.norm(d, axis=1)))
+    k = int(np.argmax(np.abs(d[p])))
+    shift = np.zeros(a.dim)
+    shift[k] = -(a.positions[p, k] + 0.5 * d[p, k])   # p's midway point onto the boundary
+    start = System.wrapped(a.positions + shift, a.box, a.types)
+    end = System.wrapped(b.positions + shift, b.box, b.types)
+    assert abs(end.positions[p, k] - start.positions[p, k]) > 0.5 * a.box[k]   # crosses the box
+    return m, start, end, e_a, e_b
 
 
 def test_glass_transition_between_neighbouring_inherent_structures(neighbours):

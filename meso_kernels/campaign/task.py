@@ -35,7 +35,8 @@ from functools import cached_property
 from pathlib import Path
 
 from ..io import remove_stale_temporaries, temporary_name
-from ..store import REPO_ROOT, cached, canonical_json, data_root, key_for, key_for_json, load_npz, paths_for
+from ..store import (REPO_ROOT, cached, canonical_json, data_root, key_for, key_for_json, load_npz, note_read,
+                     paths_for)
 
 WHERE = ("data", "scratch")
 KINDS = {}
@@ -212,6 +213,7 @@ class Resolver:
         self._params = {}
         self._keys = {}
         self._arrays = {}
+        self._sidecars = {}
 
     def params(self, task):
         """The store parameters of ``task``; None while a dependency they come from is not stored."""
@@ -266,12 +268,15 @@ class Resolver:
         return json.loads(paths[1].read_text(encoding="utf-8"))
 
     def load(self, task):
-        """The stored arrays of ``task`` (None if not stored)."""
+        """The stored arrays of ``task`` (None if not stored); noted in the active
+        :class:`~meso_kernels.store.ReadLog` objects."""
         if task not in self._arrays:
             paths = self.paths(task)
             if paths is None or not (paths[0].exists() and paths[1].exists()):
                 return None
             self._arrays[task] = load_npz(paths[0])
+            self._sidecars[task] = paths[1]
+        note_read(self._sidecars[task])
         return self._arrays[task]
 
     def _strict_load(self, task):

@@ -1,0 +1,366 @@
+"""Energy barriers of the observed transitions of an inherent-structure (IHS) trajectory (the landscape pictures of
+the paper's Fig. 8, measured): the minimum-energy path between the two inherent structures on either side of each
+transition, and the potential energy of the MD frames around it.
+
+A stored IHS trajectory (:func:`meso_kernels.campaign.trajectories.ihs_trajectories`, the trajectory that keeps
+``ihs_positions``) lists the frames k where the IHS energy jumped between frames k-1 and k. For each of them
+:class:`TransitionBarriers`
+
+1. re-quenches the two inherent structures A (frame k-1) and B (frame k) by CG from their stored float32 positions
+   (already within ~1e-6 of the minimum, so a few hundred cheap iterations; the same per-step cap
+   :data:`~meso_kernels.analysis.ihs.BASIN_MAX_STEP` as the trajectory's quenches, so that the quench stays in the
+   basin). Two ends that fall into one minimum (largest particle displacement below ``x_tol``) are skipped as
+   *same minimum*; otherwise each re-quenched energy must equal the stored one within ``energy_tol``, else the
+   transition is skipped as *energy mismatch*;
+2. runs a climbing-image nudged elastic band (:func:`meso_kernels.neb.neb`) from A to B: its highest image is the
+   saddle, and the barriers are extensive energies (the model's unit, not per particle)
+
+       ΔE_forward = E_saddle - E_A,   ΔE_backward = E_saddle - E_B,   so ΔE_forward - ΔE_backward = E_B - E_A;
+
+   they are also given in units of the trajectory's temperature T. A band that does not meet ``ftol`` within
+   ``max_steps`` is kept with ``converged = False`` (its highest image bounds the saddle from above only roughly);
+3. where the trajectory stores its start (``start_positions``, ``start_velocities``), re-runs the MD deterministically
+   (:func:`~meso_kernels.analysis.ihs.record_trajectory`, same step; only up to the last frame needed) and records the
+   potential energy of the ``md_window`` frames on each side of the transition. A frame's *progress* along the
+   transition is λ = (x - x_A)·D / |D|², D = x_B - x_A (minimum image): 0 at A, 1 at B; the band's images get the
+   same coordinate, so band and MD frames can be drawn on one axis. The MD frames' potential energy sits about
+   (d/2) N T above the inherent structures (equipartition): it says how high the thermal system is, not how high a
+   local barrier is.
+
+Costs (N = 1000, one core): a re-quench ~0.5 s (IPL), a band of 9 images a few hundred to a few thousand FIRE
+iterations of 7 force evaluations each, seconds to a minute; ``max_transitions`` caps the count per trajectory.
+
+>>> import numpy as np
+>>> summarize_barriers([0.5, 2.0, 3.0, 0.1], seed=0)["below_T"]
+0.5
+"""
+import math
+import time
+import warnings
+
+import numpy as np
+
+from ..system import System
+
+__all__ = ["TransitionBarriers", "STATUS", "summarize_barriers", "chain_profiles"]
+
+#: what happened to each transition: a band was run (converged or not), or it was skipped
+STATUS = {0: "converged", 1: "unconverged", 2: "same minimum", 3: "energy mismatch"}
+_OK, _UNCONV, _SAME, _MISMATCH = 0, 1, 2, 3
+_REQUIRED = ("ihs_positions", "energies", "transitions", "box", "types", "T")
+
+
+def _positive(value, name):
+    ok = (not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
+          and math.isfinite(value) and value > 0)
+    if not ok:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+def _min_image(d, box):
+    return d - box * np.round(d / box)
+
+
+class TransitionBarriers:
+    """Barriers of the observed IHS transitions of one trajectory (see the module docstring).
+
+    Parameters
+    ----------
+    model : the trajectory's model (:func:`meso_kernels.statepoints.model_for`)
+    n_images : images of each band including both ends (>= 3; default 9)
+    spring : band spring constant (energy/length²; default 5)
+    ftol : band convergence on max_i |F_i| (force units; default 1e-3: the barrier's error is of order
+        ftol² / curvature, far below T)
+    max_steps : FIRE iterations per band at most (default 3000): the cost cap per transition
+    max_transitions : transitions analysed at most (the first ones of the trajectory; None: all)
+    requench_ftol : force tolerance of the re-quench of the ends (default 1e-10; the band needs ends below ftol)
+    max_step : per-step displacement cap of the re-quench (length; default: the model's ``BASIN_MAX_STEP``)
+    energy_tol : |E_requenched - E_stored| allowed (extensive energy; default 1e-6)
+    x_tol : ends closer than this (largest particle displacement, length) are one minimum (default 1e-5)
+    md_window : MD frames kept on each side of a transition (default 5; 0: no MD profile)
+
+    ``compute(trajectory)`` takes a dict with ``ihs_positions`` (F, N, d), ``energies`` (F,), ``transitions``,
+    ``box``, ``types``, ``T`` (and optionally ``times``, ``start_positions``, ``start_velocities`` for the MD profile)
+    and returns self. Results are arrays over the analysed transitions (:attr:`arrays`); :meth:`from_arrays`
+    rebuilds the object from them (what a cache stores).
+    """
+
+    def __init__(self, model, n_images=9, spring=5.0, ftol=1e-3, max_steps=3000, max_transitions=None,
+                 requench_ftol=1e-10, max_step=None, energy_tol=1e-6, x_tol=1e-5, md_window=5):
+        from .ihs import BASIN_MAX_STEP
+        self.model = model
+        if isinstance(n_images, bool) or not isinstance(n_images, (int, np.integer)) or n_images < 3:
+            raise ValueError(f"n_images must be an integer >= 3, got {n_images!r}")
+        self.n_images = int(n_images)
+        self.spring = _positive(spring, "spring")
+        self.ftol = _positive(ftol, "ftol")
+        if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
+            raise ValueError(f"max_steps must be an integer >= 1, got {max_steps!r}")
+        self.max_steps = int(max_steps)
+        if max_transitions is not None and (isinstance(max_transitions, bool)
+                                            or not isinstance(max_transitions, (int, np.integer))
+                                            or max_transitions < 0):
+            raise ValueError(f"max_transitions must be None or an integer >= 0, got {max_transitions!r}")
+        self.max_transitions = None if max_transitions is None else int(max_transitions)
+        self.requench_ftol = _positive(requench_ftol, "requench_ftol")
+        if self.requench_ftol >= self.ftol:
+            raise ValueError(f"requench_ftol = {requench_ftol!r} must be below ftol = {ftol!r}: the band's ends must "
+                             f"be minima to its own tolerance")
+        if max_step is None:
+            max_step = BASIN_MAX_STEP.get(getattr(model, "name", None), 0.001)
+        self.max_step = _positive(max_step, "max_step")
+        self.energy_tol = _positive(energy_tol, "energy_tol")
+        self.x_tol = _positive(x_tol, "x_tol")
+        if isinstance(md_window, bool) or not isinstance(md_window, (int, np.integer)) or md_window < 0:
+            raise ValueError(f"md_window must be an integer >= 0, got {md_window!r}")
+        self.md_window = int(md_window)
+        self._a = None
+
+    def params(self):
+        """The options as a dict (what a cache key holds)."""
+        return {"n_images": self.n_images, "spring": self.spring, "ftol": self.ftol, "max_steps": self.max_steps,
+                "max_transitions": self.max_transitions, "requench_ftol": self.requench_ftol,
+                "max_step": self.max_step, "energy_tol": self.energy_tol, "x_tol": self.x_tol,
+                "md_window": self.md_window}
+
+    # --- input ---------------------------------------------------------------------------------------------------
+    @staticmethod
+    def _check(traj):
+        if not hasattr(traj, "keys"):
+            raise ValueError(f"trajectory must be a dict of arrays (a stored IHS trajectory), got "
+                             f"{type(traj).__name__}")
+        missing = [k for k in _REQUIRED if k not in traj]
+        if missing:
+            hint = (" (only the first trajectory of a state point keeps its IHS positions: ihs_tasks(..., "
+                    "keep_positions=1))" if "ihs_positions" in missing else "")
+            raise ValueError(f"trajectory lacks {', '.join(missing)}{hint}")
+        X = np.asarray(traj["ihs_positions"])
+        U = np.asarray(traj["energies"], dtype=float)
+        if X.ndim != 3 or X.shape[0] != U.shape[0]:
+            raise ValueError(f"ihs_positions must have shape (F, N, d) with F = len(energies) = {U.shape[0]}, got "
+                             f"{X.shape}")
+        tr = np.asarray(traj["transitions"], dtype=np.int64).ravel()
+        if tr.size and (tr.min() < 1 or tr.max() >= U.shape[0]):
+            raise ValueError(f"transitions must be frame indices in 1..{U.shape[0] - 1}, got {tr.min()}..{tr.max()}")
+        T = float(np.asarray(traj["T"]))
+        if not (math.isfinite(T) and T > 0):
+            raise ValueError(f"T must be a positive temperature, got {T!r}")
+        return X, U, tr, np.asarray(traj["box"], dtype=float), np.asarray(traj["types"]), T
+
+    # --- computation ---------------------------------------------------------------------------------------------
+    def compute(self, traj, progress=False):
+        """Analyse the transitions of ``traj`` (see the class docstring); ``progress`` shows a tqdm bar."""
+        from ..neb import neb
+        from ..quench import quench
+
+        X, U, tr, box, types, T = self._check(traj)
+        System(X[0].astype(float), box, types).check_model(self.model)
+        if self.max_transitions is not None:
+            tr = tr[:self.max_transitions]
+        n, M, W = tr.size, self.n_images, 2 * self.md_window + 2
+        out = {"frames": tr.copy(), "status": np.full(n, _MISMATCH, dtype=np.int64),
+               "E_a": np.full(n, np.nan), "E_b": np.full(n, np.nan), "E_saddle": np.full(n, np.nan),
+               "forward": np.full(n, np.nan), "backward": np.full(n, np.nan),
+               "n_iter": np.zeros(n, dtype=np.int64), "max_force": np.full(n, np.nan),
+               "distance": np.full(n, np.nan), "n_moved": np.zeros(n, dtype=np.int64),
+               "path_s": np.full((n, M), np.nan), "path_E": np.full((n, M), np.nan),
+               "path_lambda": np.full((n, M), np.nan), "interior_minima": np.zeros(n, dtype=np.int64),
+               "md_frame": np.full((n, W), -1, dtype=np.int64), "md_E": np.full((n, W), np.nan),
+               "md_lambda": np.full((n, W), np.nan), "wall": np.zeros(n), "T": np.array(T)}
+        ends = {}
+
+        def end(f):
+            if f not in ends:
+                s, r = quench(System(X[f].astype(float), box, types), self.model, method="cg",
+                              ftol=self.requench_ftol, max_step=self.max_step)
+                ends[f] = (s, r.energy, bool(r.converged))
+            return ends[f]
+
+        md = self._md_frames(traj, tr, box, types, T)
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=n, desc="barriers", unit="transition")
+        for j, k in enumerate(tr):
+            t_start = time.perf_counter()
+            (a, Ea, ca), (b, Eb, cb) = end(int(k) - 1), end(int(k))
+            out["E_a"][j], out["E_b"][j] = Ea, Eb
+            D = _min_image(b.positions - a.positions, box)
+            dn = np.linalg.norm(D, axis=1)
+            out["distance"][j] = float(np.linalg.norm(D))
+            out["n_moved"][j] = int((dn > 0.2 * (np.prod(box) / len(types)) ** (1 / box.size)).sum())
+            if dn.max() < self.x_tol:     # one minimum: then one end's stored energy cannot match either
+                out["status"][j] = _SAME
+            elif not (ca and cb) or abs(Ea - U[k - 1]) > self.energy_tol or abs(Eb - U[k]) > self.energy_tol:
+                out["status"][j] = _MISMATCH
+            else:
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", message="neb did not converge", category=RuntimeWarning)
+                    try:
+                        res = neb(a, b, self.model, n_images=M, spring=self.spring, ftol=self.ftol,
+                                  max_steps=self.max_steps)
+                    except FloatingPointError:
+                        res = None
+                if res is None:
+                    out["status"][j] = _UNCONV
+                else:
+                    out["status"][j] = _OK if res.converged else _UNCONV
+                    E = res.energies
+                    out["E_saddle"][j] = res.saddle_energy
+                    out["forward"][j], out["backward"][j] = res.barrier_forward, res.barrier_backward
+                    out["n_iter"][j] = res.n_iter
+                    out["max_force"][j] = max(res.max_perpendicular_force, res.climbing_force)
+                    out["path_s"][j] = res.path_coordinate
+                    out["path_E"][j] = E
+                    dd = (res.path - res.path[0]).reshape(M, -1)
+                    out["path_lambda"][j] = dd @ D.ravel() / (D.ravel() @ D.ravel())
+                    inner = E[1:-1]
+                    out["interior_minima"][j] = int(np.sum((inner < E[:-2]) & (inner < E[2:])))
+            if md is not None:
+                lo = max(0, int(k) - 1 - self.md_window)
+                fr = np.arange(lo, min(md[0].shape[0], int(k) + 1 + self.md_window))
+                out["md_frame"][j, :fr.size] = fr
+                out["md_E"][j, :fr.size] = md[1][fr]
+                dx = _min_image(md[0][fr] - a.positions, box).reshape(fr.size, -1)
+                out["md_lambda"][j, :fr.size] = dx @ D.ravel() / (D.ravel() @ D.ravel())
+            out["wall"][j] = time.perf_counter() - t_start
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+        self._a = out
+        return self
+
+    def _md_frames(self, traj, tr, box, types, T):
+        """(positions (F', N, d), potential energies (F',)) of the re-run MD frames 0..F'-1, or None."""
+        if self.md_window == 0 or tr.size == 0 or not all(k in traj for k in ("start_positions", "start_velocities",
+                                                                              "times")):
+            return None
+        from ..forces import ForceField
+        from .ihs import record_trajectory
+        times = np.asarray(traj["times"], dtype=float)
+        nframes = min(len(times), int(tr.max()) + 1 + self.md_window)
+        start = System(np.asarray(traj["start_positions"], dtype=float), box, types,
+                       np.asarray(traj["start_velocities"], dtype=float))
+        run = record_trajectory(start, self.model, T, nframes, dt=float(times[1] - times[0]))
+        ff = ForceField(self.model, box)
+        t = np.ascontiguousarray(types, dtype=np.int64)
+        E = np.array([ff.compute(x, t, check=False)[0] for x in run.frames])
+        return run.frames, E
+
+    # --- results -------------------------------------------------------------------------------------------------
+    @classmethod
+    def from_arrays(cls, model, arrays, **options):
+        """A computed object from :attr:`arrays` (e.g. loaded from a cache)."""
+        self = cls(model, **options)
+        self._a = {k: np.asarray(v) for k, v in arrays.items()}
+        return self
+
+    def _require(self):
+        if self._a is None:
+            raise RuntimeError("TransitionBarriers results are not available before compute(); call "
+                               ".compute(trajectory)")
+
+    @property
+    def arrays(self):
+        """All results as a dict of arrays (per analysed transition, in trajectory order)."""
+        self._require()
+        return dict(self._a)
+
+    @property
+    def T(self):
+        self._require()
+        return float(self._a["T"])
+
+    @property
+    def status(self):
+        """Per transition: a key of :data:`STATUS` (0 converged, 1 unconverged, 2 same minimum, 3 energy
+        mismatch)."""
+        self._require()
+        return self._a["status"].copy()
+
+    @property
+    def converged(self):
+        """bool per transition: a band was run and met ftol."""
+        return self.status == _OK
+
+    def counts(self):
+        """``{status name: count}`` over the analysed transitions."""
+        s = self.status
+        return {name: int(np.sum(s == code)) for code, name in STATUS.items()}
+
+    @property
+    def forward(self):
+        """Forward barriers E_saddle - E_A (extensive energy), nan where no band ran."""
+        self._require()
+        return self._a["forward"].copy()
+
+    @property
+    def backward(self):
+        """Backward barriers E_saddle - E_B (extensive energy), nan where no band ran."""
+        self._require()
+        return self._a["backward"].copy()
+
+    def barriers_over_T(self, converged_only=True):
+        """Forward and backward barriers of the (converged) bands together, in units of T, shape (2 n_ok,)."""
+        ok = self.converged if converged_only else np.isfinite(self.forward)
+        return np.concatenate([self.forward[ok], self.backward[ok]]) / self.T
+
+
+def summarize_barriers(barriers_over_T, confidence=0.9, n_resamples=2000, seed=0):
+    """Median of ΔE/T with a bootstrap (percentile) interval, and the fraction of barriers below T.
+
+    Returns a dict: ``n``, ``median``, ``low``, ``high`` (nan with fewer than 2 values), ``below_T`` (fraction of
+    ΔE/T < 1), ``below_T_low``/``below_T_high`` (its bootstrap interval)."""
+    from scipy.stats import bootstrap
+    x = np.asarray(barriers_over_T, dtype=float).ravel()
+    if not np.all(np.isfinite(x)):
+        raise ValueError("barriers_over_T must be finite (drop the transitions without a band first)")
+    out = {"n": int(x.size), "median": math.nan, "low": math.nan, "high": math.nan, "below_T": math.nan,
+           "below_T_low": math.nan, "below_T_high": math.nan}
+    if x.size == 0:
+        return out
+    out["median"] = float(np.median(x))
+    out["below_T"] = float(np.mean(x < 1.0))
+    if x.size >= 2 and np.ptp(x) > 0:
+        rng = np.random.default_rng(seed)
+        for name, stat in (("", np.median), ("below_T_", lambda v, axis=-1: np.mean(v < 1.0, axis=axis))):
+            r = bootstrap((x,), stat, confidence_level=confidence, n_resamples=n_resamples, method="percentile",
+                          random_state=rng)
+            out[f"{name or ''}low"] = float(r.confidence_interval.low)
+            out[f"{name or ''}high"] = float(r.confidence_interval.high)
+    return out
+
+
+def chain_profiles(arrays, max_count=None):
+    """Successive bands chained into one landscape profile: (s, E - E_A of the first, breaks).
+
+    The bands of the converged transitions are laid end to end, in trajectory order, along the path length s
+    (configuration-space distance, length units); energies are relative to the first inherent structure.
+    ``breaks`` lists the s where a transition was left out (skipped, or its band did not converge) or the next
+    band does not start where the last one ended (|E_B - E_A'| > 1e-6). ``max_count``: bands used at most."""
+    s_all, E_all, breaks = [], [], []
+    s0, e_ref, last_end = 0.0, None, None
+    st = np.asarray(arrays["status"])
+    used = 0
+    for j in range(st.size):
+        if st[j] != _OK or not np.all(np.isfinite(arrays["path_E"][j])):
+            if s_all:
+                breaks.append(s0)
+            continue
+        s, E = np.asarray(arrays["path_s"][j]), np.asarray(arrays["path_E"][j])
+        if e_ref is None:
+            e_ref = E[0]
+        elif last_end is not None and abs(E[0] - last_end) > 1e-6:
+            breaks.append(s0)
+        s_all.append(s0 + s)
+        E_all.append(E - e_ref)
+        s0 += s[-1]
+        last_end = E[-1]
+        used += 1
+        if max_count is not None and used >= max_count:
+            break
+    if not s_all:
+        return np.array([]), np.array([]), []
+    return np.concatenate(s_all), np.concatenate(E_all), breaks
