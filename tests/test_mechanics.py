@@ -44,10 +44,14 @@ def cli_json(tmp_path, config, *extra):
 
 
 def assert_same(result, mech):
-    """Same G (and parts) and κ as the command wrote (the same code path: equal to roundoff of the thread count)."""
+    """Same G (and parts) and κ as the command wrote (the same code path: equal to roundoff of the thread count).
+    After a quench the two inherent structures agree only to the quench tolerance (max |F_i| < 1e-8: CG paths that
+    differ in roundoff, e.g. on another instruction set, end at points ~1e-8 / stiffness apart), so G and κ then
+    agree to 1e-6 relative, not to roundoff."""
+    rel = 1e-6 if mech.quenched else 1e-10
     for key, value in (("G", mech.G), ("born", mech.shear.born), ("nonaffine", mech.shear.nonaffine),
                        ("kappa_mean", mech.kappa_mean)):
-        assert result[key] == pytest.approx(value, rel=1e-10, abs=1e-14), key
+        assert result[key] == pytest.approx(value, rel=rel, abs=1e-14), key
     # after a quench, max |F_i| is a tolerance-level number that depends on the numba thread count (roundoff)
     assert result["max_force"] == pytest.approx(mech.max_force, rel=1e-10, abs=1e-10 if mech.quenched else 1e-14)
     assert result["n_pairs"] == mech.dipoles.kappa.size
