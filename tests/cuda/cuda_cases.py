@@ -16,6 +16,7 @@ tests/test_dipole.py, test_elasticity.py, test_hessian.py then fails in any run 
 files together (e.g. a plain ``pytest``).
 """
 import functools
+import os
 import warnings
 
 import numba
@@ -38,6 +39,15 @@ KEYS = MODEL_KEYS + ("ipl2d",)
 
 #: mark of every test module here: skipped, with the reason, without a GPU and without the simulator
 needs_cuda = pytest.mark.skipif(not mcuda.available(), reason=SKIP_REASON)
+
+#: mark of the end-to-end SW solves (κ_ij and G by CG through the three-body device Hessian): the simulator runs
+#: each of their ~90 CG iterations as Python threads, minutes per solve, so in the simulator they run only with
+#: MESO_FULL_SIM=1; on a GPU always. The pieces they compose are simulated in every run: the SW Hessian-vector
+#: product, its diagonal blocks and exclusions (test_hessian.py), and block CG with the same solver path on a pair
+#: model (ipl2d here).
+full_sim_only = pytest.mark.skipif(mcuda.simulator() and os.environ.get("MESO_FULL_SIM") != "1",
+                                   reason="end-to-end SW solve: minutes in the simulator; set MESO_FULL_SIM=1 "
+                                          "(always run on a GPU)")
 
 
 @functools.lru_cache(maxsize=None)

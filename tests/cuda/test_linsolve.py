@@ -14,7 +14,7 @@ import numba
 import numpy as np
 import pytest
 
-from cuda_cases import needs_cuda
+from cuda_cases import full_sim_only, needs_cuda
 
 from meso_kernels.dipole import DipoleStiffness, dipole_matrix
 from meso_kernels.elasticity import shear_modulus
@@ -96,7 +96,7 @@ def test_block_cg_one_column_unpreconditioned():
     assert np.linalg.norm(dev.x[~rat].ravel() - cpu.x) <= 1e-8 * np.linalg.norm(cpu.x)
 
 
-@pytest.mark.parametrize("key", ["ipl2d", "sw"])
+@pytest.mark.parametrize("key", ["ipl2d", pytest.param("sw", marks=full_sim_only)])
 def test_kappa_matches_cpu(key):
     m, s, terms, rat = glass(key)
     n = N_PAIRS[key]
@@ -111,7 +111,7 @@ def test_kappa_matches_cpu(key):
     assert e1 <= TOL and e2 <= TOL
 
 
-@pytest.mark.parametrize("key", ["ipl2d", "sw"])
+@pytest.mark.parametrize("key", ["ipl2d", pytest.param("sw", marks=full_sim_only)])
 def test_shear_modulus_matches_cpu(key):
     m, s, terms, rat = glass(key)
     cpu = shear_modulus(s, m, terms=terms, rtol=RTOL)
