@@ -85,11 +85,10 @@ def _colour_name(mappable):
     return label or "colour value"
 
 
-def _in_data_coords(artist, ax):
-    """Whether an artist is drawn in the axes' data coordinates (not a reference line such as axhline/axvline,
-    whose transform mixes data and axes coordinates)."""
-    t = artist.get_transform()
-    return t is ax.transData or t == ax.transData
+def _in_data_coords(transform, ax):
+    """Whether ``transform`` (an artist's, or a collection's offset transform) is the axes' data coordinates (not
+    that of a reference line such as axhline/axvline, which mixes data and axes coordinates)."""
+    return transform is ax.transData or transform == ax.transData
 
 
 def _errorbar_rows(container, base, n):
@@ -127,19 +126,19 @@ def _collection_rows(coll, ax, base, n):
         extra = {"u": _floats(coll.U), "v": _floats(coll.V)}
         values = None
     elif isinstance(coll, PathCollection):
-        if not _in_data_coords_offsets(coll, ax):
+        if not _in_data_coords(coll.get_offset_transform(), ax):
             return [], n
         off = np.asarray(coll.get_offsets(), dtype=float).reshape(-1, 2)
         x, y = off[:, 0], off[:, 1]
     elif isinstance(coll, PatchCollection):
-        if not _in_data_coords(coll, ax):
+        if not _in_data_coords(coll.get_transform(), ax):
             return [], n
         centres = np.array([0.5 * (p.vertices.min(axis=0) + p.vertices.max(axis=0)) for p in coll.get_paths()])
         if not len(centres):
             return [], n
         x, y = centres[:, 0], centres[:, 1]
     elif isinstance(coll, LineCollection) and not isinstance(coll, PolyCollection):
-        if not _in_data_coords(coll, ax) or values is None:
+        if not _in_data_coords(coll.get_transform(), ax) or values is None:
             return [], n
         mids = np.array([0.5 * (np.asarray(s)[0] + np.asarray(s)[-1]) for s in coll.get_segments()])
         if not len(mids):
@@ -152,11 +151,6 @@ def _collection_rows(coll, ax, base, n):
     series = _series(coll, n)
     return [dict(base, series=series, x=x[i], y=y[i], **{k: v[i] for k, v in extra.items()})
             for i in range(len(x))], n + 1
-
-
-def _in_data_coords_offsets(coll, ax):
-    t = coll.get_offset_transform()
-    return t is ax.transData or t == ax.transData
 
 
 def figure_table(fig, figure=1):
@@ -198,7 +192,7 @@ def figure_table(fig, figure=1):
                     rows.append(dict(base, series=series, x=x, y=y))
                 n += 1
         for line in ax.lines:
-            if id(line) in used or not _in_data_coords(line, ax):
+            if id(line) in used or not _in_data_coords(line.get_transform(), ax):
                 continue
             x, y = _floats(line.get_xdata()), _floats(line.get_ydata())
             if x is None or y is None or len(x) != len(y) or not len(x):
