@@ -7,11 +7,37 @@ source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
 failed=()
 step() { printf '\n===== %s =====\n' "$*"; }
 
-step "pytest"
-pytest_args=(-q)
+# Two cores are kept busy throughout; each phase pairs a multi-threaded pytest pass with a single-core job, whose
+# log is printed when it ends:
+#   1. the suite  +  the CUDA kernels' tests in numba's simulator (pure Python, one core);
+#   2. the suite again on another instruction set  +  every notebook at the ci size (NUMBA_NUM_THREADS=1; by then the
+#      numba cache is warm). Tests never write to the ci store (build/ci-data), which the notebooks fill.
+# Set MESO_SKIP_SECOND_ISA=1 to leave the second pass out (e.g. when iterating on one test).
+pytest_args=(-q --durations=15)
 # CUDA kernels are tested in the simulator, which must be switched on before numba is imported: own process.
 [ -d tests/cuda ] && pytest_args+=(--ignore=tests/cuda)
+
+sim_pid=""
+if [ -d tests/cuda ]; then
+    sim_log="$(mktemp)"
+    NUMBA_ENABLE_CUDASIM=1 python -m pytest -q tests/cuda "$@" >"$sim_log" 2>&1 &
+    sim_pid=$!
+fi
+step "pytest"
 python -m pytest "${pytest_args[@]}" "$@" || failed+=("pytest")
+
+if [ -n "$sim_pid" ]; then
+    step "pytest tests/cuda (NUMBA_ENABLE_CUDASIM=1; ran beside the first pass)"
+    rc=0
+    wait "$sim_pid" || rc=$?
+    cat "$sim_log"
+    # exit 5 = no tests collected: not a failure of the simulator suite
+    [ "$rc" -eq 0 ] || [ "$rc" -eq 5 ] || failed+=("pytest tests/cuda")
+fi
+
+nb_log="$(mktemp)"
+NUMBA_NUM_THREADS=1 python scripts/run_notebooks.py --size ci >"$nb_log" 2>&1 &
+nb_pid=$!
 
 # The same suite once more on another instruction set, so that a test that depends on the CPU (roundoff, or which
 # basins a chaotic trajectory visits) fails here rather than on a user's machine:
@@ -20,15 +46,6 @@ python -m pytest "${pytest_args[@]}" "$@" || failed+=("pytest")
 #   dispatch targets as X86_V3 (AVX2, FMA3), X86_V4 (AVX-512 F/CD/BW/DQ/VL), AVX512_ICL and AVX512_SPR; older
 #   numpy names the single features, which are listed as well (names a numpy does not know are ignored).
 # (tests/cuda_ptx is left out there: PTX does not depend on the host CPU.)
-# Set MESO_SKIP_SECOND_ISA=1 to leave this pass out (e.g. when iterating on one test).
-# The CUDA kernels' tests in numba's simulator (pure Python, one core) run in the background meanwhile: the second
-# pass keeps one core busy, and the simulator the other.
-sim_pid=""
-if [ -d tests/cuda ]; then
-    sim_log="$(mktemp)"
-    NUMBA_ENABLE_CUDASIM=1 python -m pytest -q tests/cuda "$@" >"$sim_log" 2>&1 &
-    sim_pid=$!
-fi
 NPY_OTHER_ISA_OFF="X86_V3 X86_V4 AVX512_ICL AVX512_SPR AVX2 FMA3 AVX512F AVX512CD AVX512_KNL AVX512_KNM AVX512_SKX \
 AVX512_CLX AVX512_CNL"
 if [ "${MESO_SKIP_SECOND_ISA:-0}" != 1 ]; then
@@ -42,17 +59,11 @@ print("numba target:", r["numba_target"], "| numpy SIMD:", " ".join(r["numpy_sim
     ) || failed+=("pytest (second instruction set)")
 fi
 
-if [ -n "$sim_pid" ]; then
-    step "pytest tests/cuda (NUMBA_ENABLE_CUDASIM=1; ran beside the second pass)"
-    rc=0
-    wait "$sim_pid" || rc=$?
-    cat "$sim_log"
-    # exit 5 = no tests collected: not a failure of the simulator suite
-    [ "$rc" -eq 0 ] || [ "$rc" -eq 5 ] || failed+=("pytest tests/cuda")
-fi
-
-step "notebooks at size ci"
-python scripts/run_notebooks.py --size ci || failed+=("notebooks")
+step "notebooks at size ci (ran beside the second pass)"
+rc=0
+wait "$nb_pid" || rc=$?
+cat "$nb_log"
+[ "$rc" -eq 0 ] || failed+=("notebooks")
 
 step "jupyter-book build -W"
 jupyter-book build . --all -W -n --keep-going || failed+=("book")
