@@ -59,7 +59,7 @@ import numpy as np
 
 from meso_kernels.analysis.ihs import bisect_transitions, reduced_rate, reduced_time
 from meso_kernels.campaign import Resolver, Store, ihs_tasks, load
-from meso_kernels.campaign.figures import FIG05_DURATION, fig05_trajectories, liquid_tasks, viscous_points
+from meso_kernels.campaign.figures import FIG05_DURATION, fig05_trajectories, selection_liquids, viscous_points
 from meso_kernels.presets import check_size
 from meso_kernels.report import Page
 from meso_kernels.statepoints import check_key, label
@@ -72,9 +72,12 @@ for k in list(models) + list(densities):
 # FIG05_N_TRAJ), shared with `meso campaign run --figures 5`
 durations = dict(FIG05_DURATION[size]) | dict(duration_t0 or {})
 store = Store.for_size(size)
-# computes only missing liquids
-load(liquid_tasks(size, dict.fromkeys([*models, *densities]), seed=seed), store, backend=backend)
 resolver = Resolver(store)
+# computes only the missing liquids that the choice of state points reads: with a fixed target (default, paper),
+# the colder points of a schedule past the first one that reaches it are not needed here
+load(list(dict.fromkeys(selection_liquids(size, models, resolver, seed=seed)
+                        + selection_liquids(size, densities, resolver, seed=seed))), store, backend=backend)
+resolver = Resolver(store)  # sees what load just stored
 results = {}
 
 
