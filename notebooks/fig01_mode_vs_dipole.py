@@ -184,6 +184,22 @@ with atomic_path(out) as tmp, open(tmp, "w", newline="") as fh:  # temporary fil
 print(f"plotted numbers written to {out.relative_to(REPO_ROOT)}")
 
 # %% [markdown]
+# ## The claim on the summary page
+#
+# Criterion, fixed before reading the numbers: the mode and the dipole response are alike if their overlap |π·ẑ|
+# exceeds the largest overlap of the same mode with the responses to the 50 random dipoles above, so that the mode
+# resembles the response at its core more than any typical response. It concerns one glass, so it is applied at
+# every size. The verdict goes to the claims page (`meso_kernels.claims`).
+
+# %% tags=["hide-input"]
+from meso_kernels.claims import decide, figure_summary, record
+from meso_kernels.presets import SIZE_NAMES
+
+record("fig01.mode_like_dipole", size, overlap, verdict=decide(bool(overlap > ro.max()), size, resolved_at=SIZE_NAMES),
+       detail=f"50 random dipoles: median {np.median(ro):.2f}, largest {ro.max():.2f}", interval="none")
+print(figure_summary(1, size))
+
+# %% [markdown]
 # ## Plotted numbers and provenance
 #
 # The numbers drawn on this page, one row per plotted point, as CSV (`meso_kernels.report`), and what produced them:

@@ -146,6 +146,19 @@ print(f"  ratio of the changes kappa/G: {ratio:.2f} (paper: about 100 % / 26 % =
 print(f"{'supported' if cold[7] > cold[10] > 0 else 'NOT supported'}: annealing stiffens both, kappa more than G")
 
 # %% [markdown]
+# The verdict above (κ changes more than G, and both increase) is what the claims page records for this figure;
+# at `ci` it is recorded as not resolvable, for the reason given above.
+
+# %% tags=["hide-input"]
+from meso_kernels.claims import decide, figure_summary, record
+
+record("fig03.kappa_vs_G", size, 100 * cold[7], 100 * cold[8], 100 * cold[9],
+       verdict=decide(bool(cold[7] > cold[10] > 0), size),
+       detail=f"G {100 * cold[10]:+.1f} % [{100 * cold[11]:+.1f}, {100 * cold[12]:+.1f}]; ratio {ratio:.2f}; "
+              f"T_p {T_ref:g} to {cold[0]:g}")
+print(figure_summary(3, size))
+
+# %% [markdown]
 # ## Plotted numbers and provenance
 #
 # The numbers drawn on this page, one row per plotted point, as CSV (`meso_kernels.report`), and what produced them:

@@ -171,6 +171,37 @@ print(f"plotted numbers written to {out_dir.relative_to(REPO_ROOT) if out_dir.is
 # paper's question for each model; where they differ from the paper's, the tables give the numbers that decide.
 
 # %% [markdown]
+# ## The claims on the summary page
+#
+# Per model, two claims go to the claims page: whether Eq. 3 holds or fails as the paper finds, judged by the
+# criterion printed at the top of this page (reproduced when its verdict is the paper's), with (t̃, ℓ̃) and their
+# intervals; and whether κ rises more than G over the T_p range, judged as on the Fig. 3 page (Δκ/κ > ΔG/G > 0 from
+# the hottest to the coldest T_p). At `ci` both are recorded as not resolvable (see above).
+
+# %% tags=["hide-input"]
+import numpy as np
+
+from meso_kernels.claims import EQ3_PAPER, claims_of, decide, figure_summary, record
+
+registered = {c.id for c in claims_of(4)}
+for k, a in analyses.items():
+    rk, rg = a.change["kappa"], a.change["G"]
+    i, j = int(np.argmin(rk.T)), int(np.argmin(rg.T))
+    if f"fig04.kappa_vs_G_{k}" in registered:
+        record(f"fig04.kappa_vs_G_{k}", size, 100 * rk.value[i], 100 * rk.low[i], 100 * rk.high[i],
+               verdict=decide(bool(rk.value[i] > rg.value[j] > 0), size),
+               detail=f"G {100 * rg.value[j]:+.1f} % [{100 * rg.low[j]:+.1f}, {100 * rg.high[j]:+.1f}]; "
+                      f"T_p {rk.T.max():g} to {rk.T.min():g}")
+    f, v = a.fits["kappa"], a.verdicts["kappa"]
+    if f"fig04.eq3_{k}" in registered:
+        found = "holds" if v.holds else "fails"
+        record(f"fig04.eq3_{k}", size, f.t_tilde, *f.t_tilde_ci,
+               verdict=decide(found == EQ3_PAPER[k], size),
+               detail=f"ℓ̃ = {f.l_tilde:.3g} [{f.l_tilde_ci[0]:.3g}, {f.l_tilde_ci[1]:.3g}]; Eq. 3 {found} "
+                      f"(p = {f.p_value:.2g}, {f.n_points} points)")
+print(figure_summary(4, size))
+
+# %% [markdown]
 # ## Plotted numbers and provenance
 #
 # The numbers drawn on this page, one row per plotted point, as CSV (`meso_kernels.report`), and what produced them:

@@ -256,6 +256,31 @@ print(f"\npanels (b, c) written to {shown}/fig06_{size}_{{kappa_distributions,ka
 # particles, with its interval and a null control.
 
 # %% [markdown]
+# ## The claims on the summary page
+#
+# Eq. 3 per density, judged by the criterion printed at the top (reproduced when its verdict is the paper's: fails at
+# ρ = 0.6 and 0.7, holds at 0.95), and the order of the rank gaps of panels (c), judged as above (reproduced when
+# the gap is largest at ρ = 0.95 and smallest at ρ = 0.6). At `ci` all are recorded as not resolvable.
+
+# %% tags=["hide-input"]
+from meso_kernels.claims import EQ3_PAPER, claims_of, decide, figure_summary, record
+
+registered = {c.id for c in claims_of(6)}
+for k, a in analyses.items():
+    f, v = a.fits["kappa"], a.verdicts["kappa"]
+    if f"fig06.eq3_{k}" in registered:
+        found = "holds" if v.holds else "fails"
+        record(f"fig06.eq3_{k}", size, f.t_tilde, *f.t_tilde_ci, verdict=decide(found == EQ3_PAPER[k], size),
+               detail=f"ℓ̃ = {f.l_tilde:.3g} [{f.l_tilde_ci[0]:.3g}, {f.l_tilde_ci[1]:.3g}]; Eq. 3 {found} "
+                      f"(p = {f.p_value:.2g}, {f.n_points} points)")
+by_density = sorted(densities, key=lambda k: -float(k[2:]))
+same_order = list(gaps.sort_values(ascending=False).index) == [label(k) for k in by_density]
+record("fig06.rank_gap_order", size, gaps[label(by_density[0])], verdict=decide(same_order, size), interval="none",
+       detail="gaps " + ", ".join(f"{label(k)}: {gaps[label(k)]:.2f}" for k in by_density)
+              + f"; {summary['n_conf'].min()} configurations per density")
+print(figure_summary(6, size))
+
+# %% [markdown]
 # ## Plotted numbers and provenance
 #
 # The numbers drawn on this page, one row per plotted point, as CSV (`meso_kernels.report`), and what produced them:

@@ -243,6 +243,19 @@ cA, cB = get_model("mblj").fractions
 print(f"mBLJ pair weights: AA {cA * cA:.0%}, AB {2 * cA * cB:.0%}, BB {cB * cB:.0%}")
 
 # %% [markdown]
+# The five lines above, with their criteria, are the claims of this figure on the claims page; at `ci` they are
+# recorded as not resolvable (the liquids are not equilibrated, see the top of the page).
+
+# %% tags=["hide-input"]
+from meso_kernels.claims import decide, figure_summary, record
+
+claim_ids = ["fig12.ipl_repulsive", "fig12.mblj_aa_repulsive", "fig12.mblj_ab_well", "fig12.ss_well", "fig12.sw_well"]
+for claim_id, (text, what, value, op, threshold) in zip(claim_ids, checks):
+    record(claim_id, size, value, interval="none", verdict=decide(bool(compare[op](value, threshold)), size),
+           detail=f"{what} share, criterion {op} {threshold:g}")
+print(figure_summary(12, size))
+
+# %% [markdown]
 # ## Plotted numbers and provenance
 #
 # The numbers drawn on this page, one row per plotted point, as CSV (`meso_kernels.report`), and what produced them:

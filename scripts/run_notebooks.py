@@ -23,6 +23,8 @@ from meso_kernels.presets import SIZE_NAMES
 REPO = Path(__file__).resolve().parent.parent
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
+#: pages that run after all others, in this order: they read the results the figure pages record
+RUN_LAST = ("claims",)
 
 
 class NotebookError(Exception):
@@ -43,11 +45,10 @@ def parse_value(text):
 
 def find_notebooks(names, notebooks_dir):
     """Paths of the notebooks to run: every ``*.py`` in ``notebooks_dir`` (the figure pages ``fig*.py`` and the other
-    pages, e.g. ``your_glass.py``), or the given names/paths."""
+    pages, e.g. ``your_glass.py``), or the given names/paths; in :func:`run_order` (``claims`` last)."""
     notebooks_dir = Path(notebooks_dir)
     if not names:
-        found = sorted(notebooks_dir.glob("*.py"))
-        return found
+        return run_order(sorted(notebooks_dir.glob("*.py")))
     paths = []
     for name in names:
         path = Path(name)
@@ -59,7 +60,13 @@ def find_notebooks(names, notebooks_dir):
         else:
             raise NotebookError(f"notebook {name!r} not found (looked for "
                                 f"{', '.join(str(c) for c in candidates)})")
-    return paths
+    return run_order(paths)
+
+
+def run_order(paths):
+    """``paths`` in the order they run: as given, except that the pages of :data:`RUN_LAST` (which read what the
+    others wrote: the claims page reads every figure page's records) come last, in that order (a stable sort)."""
+    return sorted(paths, key=lambda p: RUN_LAST.index(Path(p).stem) if Path(p).stem in RUN_LAST else -1)
 
 
 def to_ipynb(py_path, ipynb_dir):

@@ -207,7 +207,10 @@ def test_every_notebook_takes_a_backend_parameter(tmp_path):
 
     pages = [p for p in sorted((REPO / "notebooks").glob("*.py")) if 'tags=["parameters"' in p.read_text()]
     assert len(pages) >= 11
+    computes_nothing = {"claims"}  # reads the records of the other pages: nothing to compute, no backend
     for py in pages:
+        if py.stem in computes_nothing:
+            continue
         declared = papermill.inspect_notebook(str(rn.to_ipynb(py, tmp_path)))
         assert declared.get("backend", {}).get("default") == '"cpu"', (py.name, declared.get("backend"))
         assert "backend=backend" in py.read_text(), f"{py.name} declares backend but does not pass it on"

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from meso_kernels.analysis.stats import mean_ci, ratio_ci
+from meso_kernels.analysis.stats import difference_ci, mean_ci, ratio_ci
 
 
 def test_mean_interval_covers_the_true_mean_about_90_percent_of_the_time():
@@ -31,8 +31,21 @@ def test_ratio_interval():
     assert r == pytest.approx(0.5, abs=0.02) and lo < 0.5 < hi and hi - lo < 0.05
 
 
+def test_difference_interval_covers_the_true_difference():
+    rng = np.random.default_rng(4)
+    hits = 0
+    for k in range(100):
+        a, b = rng.normal(0.3, 0.2, size=40), rng.normal(0.1, 0.2, size=30)
+        d, lo, hi = difference_ci(a, b, n_resamples=999, seed=k)
+        assert lo <= d <= hi
+        hits += lo <= 0.2 <= hi
+    assert 0.78 <= hits / 100 <= 0.98
+
+
 def test_bad_input():
     with pytest.raises(ValueError, match="at least 2"):
         mean_ci([1.0])
     with pytest.raises(ValueError, match="non-finite"):
         ratio_ci([1.0, np.nan], [1.0, 2.0])
+    with pytest.raises(ValueError, match="at least 2"):
+        difference_ci([1.0, 2.0], [1.0])
