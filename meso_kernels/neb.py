@@ -482,8 +482,34 @@ def _end_points_systems(start, end, model):
     start.check_model(model)
 
 
-def neb(start, end, model=None, *, energy_forces=None, displacement=None, n_images=9, spring=5.0, climb=True,
-        ftol=1e-6, max_steps=20_000, end_ftol=None, skin=0.3, **fire_options):
+#: How far (length, largest particle displacement) the ends of a given initial band may be from ``start``/``end``.
+IMAGES_END_TOL = 1e-6
+
+
+def _initial_band(images, A, B, shape, nd, land):
+    """(interior images (M-2, n, d) continuous from A, continuous end) of a given band; ValueError if its ends are
+    not A and B or a coordinate is not finite."""
+    M = images.shape[0]
+    if images.shape[1:] != tuple(shape):
+        raise ValueError(f"images must have shape (M, {', '.join(map(str, shape))}) (the end points' shape), got "
+                         f"{images.shape}")
+    if not np.all(np.isfinite(images)):
+        raise ValueError("images must be finite")
+    R = images.reshape((M,) + nd)
+    Y = np.empty_like(R)
+    Y[0] = A
+    for i in range(1, M):
+        Y[i] = Y[i - 1] + land.displacement(R[i - 1], R[i])
+    for name, k, ref in (("first", 0, A), ("last", M - 1, B)):
+        dev = float(_row_max(land.displacement(ref, R[k])))
+        if dev > IMAGES_END_TOL:
+            raise ValueError(f"the {name} image is {dev:.3g} away from {('start', 'end')[k > 0]} (allowed: "
+                             f"IMAGES_END_TOL = {IMAGES_END_TOL:g}): a band runs from start to end")
+    return Y[1:-1].copy(), Y[-1] + land.displacement(Y[-1], B)   # B itself, continuous with the band
+
+
+def neb(start, end, model=None, *, energy_forces=None, displacement=None, n_images=None, spring=5.0, climb=True,
+        ftol=1e-6, max_steps=20_000, end_ftol=None, skin=0.3, images=None, **fire_options):
     """Climbing-image nudged elastic band between two minima ``start`` and ``end`` (see the module docstring).
 
     Parameters
@@ -501,7 +527,7 @@ def neb(start, end, model=None, *, energy_forces=None, displacement=None, n_imag
         With ``energy_forces``: ``displacement(a, b) -> b - a`` as the landscape measures it (e.g. a minimum image);
         must broadcast over a leading axis of images. Default: the plain difference.
     n_images : int >= 3
-        M, the number of images *including* the two end points (M - 2 move). Default 9.
+        M, the number of images *including* the two end points (M - 2 move). Default 9, or ``len(images)``.
     spring : float > 0
         Spring constant k between neighbouring images (energy/length², distances over all coordinates). It sets
         how evenly the images are spaced, not where the climbing image converges. Default 5 (fast
@@ -518,6 +544,13 @@ def neb(start, end, model=None, *, energy_forces=None, displacement=None, n_imag
         The end points must be minima: max_i |F_i| <= end_ftol there (force units). Default: ``ftol``.
     skin : float > 0
         Verlet skin of each image's neighbour list (length; with ``model`` only). Default 0.3.
+    images : array_like, optional
+        The initial band: all M images (shape (M, *configuration shape)), image 0 at ``start`` and image M - 1 at
+        ``end`` (each within 1e-6 in length, displacements as the band measures them: the minimum image for a
+        System; a System's images may be wrapped or continuous). Default: the straight line from ``start`` to
+        ``end`` (each particle's minimum-image displacement interpolated linearly). A path that follows the
+        landscape (e.g. :mod:`meso_kernels.analysis.bandpath`: two descent paths joined where the dynamics crossed)
+        converges where the straight line, cutting through other basins, often does not.
     **fire_options
         Passed to :func:`meso_kernels.minimize.fire` (:data:`FIRE_OPTIONS`: ``dt_start``, ``dt_max``, ``max_step``,
         ...; time in the landscape's units with unit masses, ``max_step`` in length per particle); its defaults
@@ -543,7 +576,14 @@ def neb(start, end, model=None, *, energy_forces=None, displacement=None, n_imag
     if (model is None) == (energy_forces is None):
         raise ValueError("give exactly one of model (for System end points) and energy_forces (a callable "
                          "x -> (E, F) for array end points)")
-    M = _check_number("n_images", n_images, minimum=3, integer=True)
+    if images is not None:
+        images = np.array(images, dtype=float)
+        if n_images is None:
+            n_images = images.shape[0] if images.ndim else 0
+        elif images.ndim == 0 or images.shape[0] != n_images:
+            raise ValueError(f"images holds {images.shape[0] if images.ndim else 0} images but n_images={n_images!r} "
+                             f"(allowed: the same number, or leave n_images out)")
+    M = _check_number("n_images", 9 if n_images is None else n_images, minimum=3, integer=True)
     spring = _check_number("spring", spring)
     ftol = _check_number("ftol", ftol)
     max_steps = _check_number("max_steps", max_steps, minimum=1, integer=True)
@@ -606,8 +646,11 @@ def neb(start, end, model=None, *, energy_forces=None, displacement=None, n_imag
                          f"{SAME_POINT:g}): a band needs two distinct minima")
     B = land.continuous_end(A, B, D)             # continuous with start (unwrapped for periodic systems)
 
-    s = np.linspace(0.0, 1.0, M)[1:-1, None, None]
-    Y0 = A + s * D
+    if images is None:
+        s = np.linspace(0.0, 1.0, M)[1:-1, None, None]
+        Y0 = A + s * D
+    else:
+        Y0, B = _initial_band(images, A, B, shape, nd, land)
     band = _Band(land, A, B, float(E_ends[0]), float(E_ends[1]), M, spring, climb)
     m = M - 2
     state = {"converged": False}

@@ -12,13 +12,22 @@ A stored IHS trajectory (:func:`meso_kernels.campaign.trajectories.ihs_trajector
    basin). Two ends that fall into one minimum (largest particle displacement below ``x_tol``) are skipped as
    *same minimum*; otherwise each re-quenched energy must equal the stored one within ``energy_tol``, else the
    transition is skipped as *energy mismatch*;
-2. runs a climbing-image nudged elastic band (:func:`meso_kernels.neb.neb`) from A to B: its highest image is the
-   saddle, and the barriers are extensive energies (the model's unit, not per particle)
+2. runs a climbing-image nudged elastic band (:func:`meso_kernels.neb.neb`) from A to B, started on the straight
+   line (``initial="line"``, the default) or (``initial="descent"``) on the two descent paths joined where the
+   dynamics crossed (:mod:`meso_kernels.analysis.bandpath`): the MD frames k-1 and k (step 3) are quenched with
+   their path recorded (CG, the same capped step); when these quenches end in A and B (largest particle
+   displacement below ``x_tol``), the path A → frame k-1 → frame k → B (joined where the two descents part, with
+   ``shortcut``), resampled to ``n_images`` images equally spaced in arc length, is the initial band. Otherwise (no
+   MD frames, or the re-run dynamics drifted, e.g. on another CPU, and a descent ends elsewhere) the band starts on
+   the straight line; :data:`INITIAL` records which start each band had. Its highest image is the saddle, and the
+   barriers are extensive energies (the model's unit, not per particle)
 
        ΔE_forward = E_saddle - E_A,   ΔE_backward = E_saddle - E_B,   so ΔE_forward - ΔE_backward = E_B - E_A;
 
    they are also given in units of the trajectory's temperature T. A band that does not meet ``ftol`` within
    ``max_steps`` is kept with ``converged = False`` (its highest image bounds the saddle from above only roughly);
+   a converged band whose climbing image is not above both ends (the exit from one end lies within an image
+   spacing of it) is *end is highest*; neither gives a barrier;
 3. where the trajectory stores its start (``start_positions``, ``start_velocities``), re-runs the MD deterministically
    (:func:`~meso_kernels.analysis.ihs.record_trajectory`, same step; only up to the last frame needed) and records the
    potential energy of the ``md_window`` frames on each side of the transition. A frame's *progress* along the
@@ -27,8 +36,28 @@ A stored IHS trajectory (:func:`meso_kernels.campaign.trajectories.ihs_trajector
    (d/2) N T above the inherent structures (equipartition): it says how high the thermal system is, not how high a
    local barrier is.
 
-Costs (N = 1000, one core): a re-quench ~0.5 s (IPL), a band of 9 images a few hundred to a few thousand FIRE
-iterations of 7 force evaluations each, seconds to a minute; ``max_transitions`` caps the count per trajectory.
+The band is relaxed in two stages within ``max_steps`` FIRE iterations: ``plain_steps`` of a plain NEB (no
+climbing image), then the climbing-image band from where it got. A climbing image switched on from the start sits
+wherever the initial path is highest and, with a poor path, climbs the wall it is on (the band's energy then rises
+to thousands of T); relaxing first avoids most of that.
+
+Costs (N = 1000, one core): a re-quench or a recorded descent ~0.5-3 s (IPL: CG capped at 0.003 per step, a few
+thousand iterations from an MD frame), a band at most (n_images - 2) * max_steps force evaluations (9 images, 1000
+iterations: some 20-60 s). ``max_transitions`` caps the count per trajectory. Measured on the default-size IPL
+trajectory (first 4 transitions, 9 images, 1000 iterations): the two transitions in which 59 particles moved
+converged from the straight line (843 iterations), the two in which 157 and 199 moved did not (a band through several
+intermediate minima: its climbing image ran away). Started on the joined descent paths (``initial="descent"``, with
+the shortcut) none of the four converged: the CG descents from thermal frames zigzag (path 25-41 length units for
+end points 3.8-6.8 apart) and part from each other some 40 T above A, and the climbing stage ran away from that
+long, high band; a kinked path A → split point → B did no better on the one transition tried. The descent start is
+kept as an option and tested (on Müller–Brown it converges to the known saddle), not the default. Measured at the
+default size (N = 1000) with 4 transitions x 9 images x 2000 iterations on a loaded 2-core machine: 35-82 s per
+state point (IPL 67 s, mBLJ 82 s, SW 79 s, SS 35-47 s; bands 7-36 s each), 351 s for the six state points of Fig. 5.
+
+Known limitation: a *composite* transition (A and B joined through intermediate minima, typical when a hundred or
+more particles move) does not converge: the relaxed band slides into the intermediate minima and keeps stretching,
+and its climbing image can run away (energies of thousands of T). Such bands are reported as unconverged; splitting
+a band at its interior minima is not implemented.
 
 >>> import numpy as np
 >>> summarize_barriers([0.5, 2.0, 3.0, 0.1], seed=0)["below_T"]
@@ -42,11 +71,27 @@ import numpy as np
 
 from ..system import System
 
-__all__ = ["TransitionBarriers", "STATUS", "summarize_barriers", "chain_profiles"]
+__all__ = ["TransitionBarriers", "STATUS", "INITIAL", "summarize_barriers", "chain_profiles"]
 
 #: what happened to each transition: a band was run (converged or not), or it was skipped
-STATUS = {0: "converged", 1: "unconverged", 2: "same minimum", 3: "energy mismatch"}
-_OK, _UNCONV, _SAME, _MISMATCH = 0, 1, 2, 3
+STATUS = {0: "converged", 1: "unconverged", 2: "same minimum", 3: "energy mismatch", 4: "end is highest"}
+_OK, _UNCONV, _SAME, _MISMATCH, _END_HIGHEST = 0, 1, 2, 3, 4
+
+
+def _classify(out):
+    """A converged band whose climbing image is not above both ends (E_saddle <= max(E_A, E_B)) has not resolved a
+    saddle: the band's highest point is an end, the exit from that minimum lies within one image spacing of it. Its
+    status becomes *end is highest* (no barrier is taken from it)."""
+    st = np.array(out["status"], dtype=np.int64, copy=True)
+    if st.size:
+        top = np.fmax(np.asarray(out["E_a"], dtype=float), np.asarray(out["E_b"], dtype=float))
+        st[(st == _OK) & ~(np.asarray(out["E_saddle"], dtype=float) > top)] = _END_HIGHEST
+    out["status"] = st
+    return out
+#: how each band was started (array ``init``): -1 no band was run
+INITIAL = {0: "straight line (asked for)", 1: "descent paths", 2: "straight line (no MD start stored)",
+           3: "straight line (a descent missed A or B)"}
+_LINE, _DESCENT, _NO_MD, _MISSED = 0, 1, 2, 3
 _REQUIRED = ("ihs_positions", "energies", "transitions", "box", "types", "T")
 
 
@@ -79,15 +124,27 @@ class TransitionBarriers:
     energy_tol : |E_requenched - E_stored| allowed (extensive energy; default 1e-6)
     x_tol : ends closer than this (largest particle displacement, length) are one minimum (default 1e-5)
     md_window : MD frames kept on each side of a transition (default 5; 0: no MD profile)
+    initial : "line" (default: the straight line from A to B) or "descent" (the band starts on the joined descent
+        paths from the MD frames on either side of the transition; see the module docstring; so far it converged
+        less often, see Costs)
+    descent_points : points kept of each descent path (>= 3; default 256; the band is resampled from them)
+    shortcut : join the descent paths where they part rather than at the MD frames (default True; see
+        :func:`~meso_kernels.analysis.bandpath.split_points`): drops the thermal excursion the two share
+    plain_steps : FIRE iterations of a plain NEB (no climbing image) before the climbing band, within ``max_steps``
+        (default: max_steps // 3; 0: climb from the start). A climbing image placed on a poor initial path climbs
+        the wall it sits on; relaxing the band first puts it near the ridge. The plain stage stops early once its
+        forces are below 10 ftol.
 
     ``compute(trajectory)`` takes a dict with ``ihs_positions`` (F, N, d), ``energies`` (F,), ``transitions``,
-    ``box``, ``types``, ``T`` (and optionally ``times``, ``start_positions``, ``start_velocities`` for the MD profile)
+    ``box``, ``types``, ``T`` (and optionally ``times``, ``start_positions``, ``start_velocities`` to re-run the MD
+    frames, or the MD ``frames`` (F, N, d) themselves, for the MD profile and the descent-path bands)
     and returns self. Results are arrays over the analysed transitions (:attr:`arrays`); :meth:`from_arrays`
     rebuilds the object from them (what a cache stores).
     """
 
     def __init__(self, model, n_images=9, spring=5.0, ftol=1e-3, max_steps=3000, max_transitions=None,
-                 requench_ftol=1e-10, max_step=None, energy_tol=1e-6, x_tol=1e-5, md_window=5):
+                 requench_ftol=1e-10, max_step=None, energy_tol=1e-6, x_tol=1e-5, md_window=5, initial="line",
+                 descent_points=256, shortcut=True, plain_steps=None):
         from .ihs import BASIN_MAX_STEP
         self.model = model
         if isinstance(n_images, bool) or not isinstance(n_images, (int, np.integer)) or n_images < 3:
@@ -115,6 +172,19 @@ class TransitionBarriers:
         if isinstance(md_window, bool) or not isinstance(md_window, (int, np.integer)) or md_window < 0:
             raise ValueError(f"md_window must be an integer >= 0, got {md_window!r}")
         self.md_window = int(md_window)
+        if initial not in ("descent", "line"):
+            raise ValueError(f"initial must be 'descent' or 'line', got {initial!r}")
+        self.initial = initial
+        if isinstance(descent_points, bool) or not isinstance(descent_points, (int, np.integer)) or descent_points < 3:
+            raise ValueError(f"descent_points must be an integer >= 3, got {descent_points!r}")
+        self.descent_points = int(descent_points)
+        self.shortcut = bool(shortcut)
+        if plain_steps is None:
+            plain_steps = self.max_steps // 3
+        if isinstance(plain_steps, bool) or not isinstance(plain_steps, (int, np.integer)) or not (
+                0 <= plain_steps < self.max_steps):
+            raise ValueError(f"plain_steps must be an integer in 0..max_steps-1, got {plain_steps!r}")
+        self.plain_steps = int(plain_steps)
         self._a = None
 
     def params(self):
@@ -122,7 +192,8 @@ class TransitionBarriers:
         return {"n_images": self.n_images, "spring": self.spring, "ftol": self.ftol, "max_steps": self.max_steps,
                 "max_transitions": self.max_transitions, "requench_ftol": self.requench_ftol,
                 "max_step": self.max_step, "energy_tol": self.energy_tol, "x_tol": self.x_tol,
-                "md_window": self.md_window}
+                "md_window": self.md_window, "initial": self.initial, "descent_points": self.descent_points,
+                "shortcut": self.shortcut, "plain_steps": self.plain_steps}
 
     # --- input ---------------------------------------------------------------------------------------------------
     @staticmethod
@@ -153,6 +224,7 @@ class TransitionBarriers:
         """Analyse the transitions of ``traj`` (see the class docstring); ``progress`` shows a tqdm bar."""
         from ..neb import neb
         from ..quench import quench
+        from .bandpath import PathRecorder, arc_length, joined_path, min_image, resample_path
 
         X, U, tr, box, types, T = self._check(traj)
         System(X[0].astype(float), box, types).check_model(self.model)
@@ -167,7 +239,8 @@ class TransitionBarriers:
                "path_s": np.full((n, M), np.nan), "path_E": np.full((n, M), np.nan),
                "path_lambda": np.full((n, M), np.nan), "interior_minima": np.zeros(n, dtype=np.int64),
                "md_frame": np.full((n, W), -1, dtype=np.int64), "md_E": np.full((n, W), np.nan),
-               "md_lambda": np.full((n, W), np.nan), "wall": np.zeros(n), "T": np.array(T)}
+               "md_lambda": np.full((n, W), np.nan), "wall": np.zeros(n), "T": np.array(T),
+               "init": np.full(n, -1, dtype=np.int64), "init_length": np.full(n, np.nan)}
         ends = {}
 
         def end(f):
@@ -178,6 +251,34 @@ class TransitionBarriers:
             return ends[f]
 
         md = self._md_frames(traj, tr, box, types, T)
+        descents = {}
+
+        def descent(f):
+            """(end System, path (P, N, d)) of the capped CG quench of MD frame f."""
+            if f not in descents:
+                rec = PathRecorder(md[0][f], self.descent_points)
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", category=RuntimeWarning)
+                    s, r = quench(System(md[0][f], box, types), self.model, method="cg", ftol=self.requench_ftol,
+                                  max_step=self.max_step, callback=rec)
+                descents[f] = (s, rec.path(r.x), bool(r.converged))
+            return descents[f]
+
+        def initial_band(k, a, b):
+            """(images or None, INITIAL code, length of the joined path)"""
+            if self.initial == "line":
+                return None, _LINE, math.nan
+            if md is None:
+                return None, _NO_MD, math.nan
+            (ea, pa, ca), (eb, pb, cb) = descent(k - 1), descent(k)
+            far = [float(np.linalg.norm(_min_image(e.positions - m.positions, box), axis=1).max())
+                   for e, m in ((ea, a), (eb, b))]
+            if not (ca and cb) or max(far) >= self.x_tol:
+                return None, _MISSED, math.nan
+            disp = min_image(box)
+            J = joined_path(pa, pb, start=a.positions, end=b.positions, displacement=disp, shortcut=self.shortcut)
+            return resample_path(J, M, disp), _DESCENT, float(arc_length(J)[-1])
+
         bar = None
         if progress:
             from tqdm.auto import tqdm
@@ -195,11 +296,11 @@ class TransitionBarriers:
             elif not (ca and cb) or abs(Ea - U[k - 1]) > self.energy_tol or abs(Eb - U[k]) > self.energy_tol:
                 out["status"][j] = _MISMATCH
             else:
+                images, out["init"][j], out["init_length"][j] = initial_band(int(k), a, b)
                 with warnings.catch_warnings():
                     warnings.filterwarnings("ignore", message="neb did not converge", category=RuntimeWarning)
                     try:
-                        res = neb(a, b, self.model, n_images=M, spring=self.spring, ftol=self.ftol,
-                                  max_steps=self.max_steps)
+                        res = self._band(neb, a, b, images)
                     except FloatingPointError:
                         res = None
                 if res is None:
@@ -209,7 +310,7 @@ class TransitionBarriers:
                     E = res.energies
                     out["E_saddle"][j] = res.saddle_energy
                     out["forward"][j], out["backward"][j] = res.barrier_forward, res.barrier_backward
-                    out["n_iter"][j] = res.n_iter
+                    out["n_iter"][j] = res.n_iter + getattr(res, "plain_iter", 0)
                     out["max_force"][j] = max(res.max_perpendicular_force, res.climbing_force)
                     out["path_s"][j] = res.path_coordinate
                     out["path_E"][j] = E
@@ -229,23 +330,41 @@ class TransitionBarriers:
                 bar.update(1)
         if bar is not None:
             bar.close()
-        self._a = out
+        self._a = _classify(out)
         return self
 
+    def _band(self, neb, a, b, images):
+        """The band from ``images`` (None: the straight line): ``plain_steps`` of plain NEB, then CI-NEB."""
+        plain = 0
+        if self.plain_steps:
+            pre = neb(a, b, self.model, n_images=self.n_images, spring=self.spring, ftol=10 * self.ftol,
+                      max_steps=self.plain_steps, images=images, climb=False)
+            images, plain = pre.path, pre.n_iter
+        res = neb(a, b, self.model, n_images=self.n_images, spring=self.spring, ftol=self.ftol,
+                  max_steps=self.max_steps - plain, images=images)
+        res.plain_iter = plain
+        return res
+
     def _md_frames(self, traj, tr, box, types, T):
-        """(positions (F', N, d), potential energies (F',)) of the re-run MD frames 0..F'-1, or None."""
-        if self.md_window == 0 or tr.size == 0 or not all(k in traj for k in ("start_positions", "start_velocities",
-                                                                              "times")):
+        """(positions (F', N, d), potential energies (F',)) of the MD frames 0..F'-1 (the trajectory's ``frames``
+        where given, else re-run from its start), or None."""
+        stored = all(k in traj for k in ("start_positions", "start_velocities", "times"))
+        if (self.md_window == 0 and self.initial == "line") or tr.size == 0 or not (stored or "frames" in traj):
             return None
         from ..forces import ForceField
         from .ihs import record_trajectory
+        ff = ForceField(self.model, box)
+        t = np.ascontiguousarray(types, dtype=np.int64)
+        if "frames" in traj:
+            X = np.asarray(traj["frames"], dtype=float)
+            if X.shape != np.asarray(traj["ihs_positions"]).shape:
+                raise ValueError(f"frames must have the shape of ihs_positions, got {X.shape}")
+            return X, np.array([ff.compute(x, t, check=False)[0] for x in X])
         times = np.asarray(traj["times"], dtype=float)
         nframes = min(len(times), int(tr.max()) + 1 + self.md_window)
         start = System(np.asarray(traj["start_positions"], dtype=float), box, types,
                        np.asarray(traj["start_velocities"], dtype=float))
         run = record_trajectory(start, self.model, T, nframes, dt=float(times[1] - times[0]))
-        ff = ForceField(self.model, box)
-        t = np.ascontiguousarray(types, dtype=np.int64)
         E = np.array([ff.compute(x, t, check=False)[0] for x in run.frames])
         return run.frames, E
 
@@ -254,7 +373,7 @@ class TransitionBarriers:
     def from_arrays(cls, model, arrays, **options):
         """A computed object from :attr:`arrays` (e.g. loaded from a cache)."""
         self = cls(model, **options)
-        self._a = {k: np.asarray(v) for k, v in arrays.items()}
+        self._a = _classify({k: np.asarray(v) for k, v in arrays.items()})
         return self
 
     def _require(self):
@@ -276,7 +395,7 @@ class TransitionBarriers:
     @property
     def status(self):
         """Per transition: a key of :data:`STATUS` (0 converged, 1 unconverged, 2 same minimum, 3 energy
-        mismatch)."""
+        mismatch, 4 end is highest: converged, but the climbing image is not above both ends)."""
         self._require()
         return self._a["status"].copy()
 

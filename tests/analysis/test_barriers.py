@@ -36,7 +36,8 @@ def test_barrier_equals_the_direct_band_and_reverses(pair):
     direct = neb(a, b, m, **BAND)
     assert direct.converged
     res = TransitionBarriers(m, md_window=0, **BAND).compute(_traj(pair))
-    assert res.counts() == {"converged": 2, "unconverged": 0, "same minimum": 0, "energy mismatch": 0}
+    assert res.counts() == {"converged": 2, "unconverged": 0, "same minimum": 0, "energy mismatch": 0,
+                            "end is highest": 0}
     f, bw = res.forward, res.backward
     # the float32 ends were re-quenched into the same minima: the same barrier as the exact ends
     assert f[0] == pytest.approx(direct.barrier_forward, abs=1e-7)
@@ -48,7 +49,8 @@ def test_barrier_equals_the_direct_band_and_reverses(pair):
     assert x.shape == (4,) and np.allclose(np.sort(x), np.sort(np.r_[f, bw] / 0.5))
     assert np.all(x > 0)
     a_ = res.arrays
-    assert a_["path_E"].shape == (2, 7) and a_["path_lambda"][0, 0] == 0 and a_["path_lambda"][0, -1] == pytest.approx(1)
+    assert a_["path_E"].shape == (2, 7) and a_["path_lambda"][0, 0] == 0
+    assert a_["path_lambda"][0, -1] == pytest.approx(1)
     # rebuilt from its arrays (a cache), the results are the same
     again = TransitionBarriers.from_arrays(m, a_, md_window=0, **BAND)
     assert np.array_equal(again.forward, f) and again.T == 0.5
@@ -111,3 +113,72 @@ def test_refusals(pair):
             TransitionBarriers(m, **kw)
     with pytest.raises(RuntimeError, match="compute"):
         TransitionBarriers(m).forward
+
+
+def _crossing_frames(m, a, b, n_bisect=30):
+    """Two configurations on the straight line A -> B, ~2^-n_bisect apart, that quench (as TransitionBarriers
+    descends: CG, capped step) one into A and one into B; found here by bisection on this machine, so that the test
+    does not depend on where roundoff puts the basin boundary."""
+    from meso_kernels.quench import quench
+    from meso_kernels.system import System
+    box = a.box
+    D = b.positions - a.positions
+    D -= box * np.round(D / box)
+    tb = TransitionBarriers(m)
+
+    def lands_in_b(s):
+        q, _ = quench(System.wrapped(a.positions + s * D, box, a.types), m, method="cg", ftol=1e-10,
+                      max_step=tb.max_step)
+        d = q.positions - b.positions
+        d -= box * np.round(d / box)
+        return np.abs(d).max() < 1e-6
+
+    lo, hi = 0.0, 1.0
+    for _ in range(n_bisect):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (lo, mid) if lands_in_b(mid) else (mid, hi)
+    return [System.wrapped(a.positions + s * D, box, a.types).positions for s in (lo, hi)]
+
+
+def test_band_started_on_descent_paths(pair):
+    """With the MD frames on either side of the crossing given, the band starts on the joined descent paths
+    (init code 1), converges, and finds the barrier of the direct band; frames that do not cross fall back to the
+    straight line (init code 3), and a trajectory without frames or start to the straight line (code 2)."""
+    m, a, b, ea, eb = pair
+    before, after = _crossing_frames(m, a, b)
+    tr = _traj(pair, "AB") | {"frames": np.stack([before, after])}
+    res = TransitionBarriers(m, md_window=1, initial="descent", **BAND).compute(tr)
+    arr = res.arrays
+    assert res.counts()["converged"] == 1 and arr["init"][0] == 1
+    assert np.isfinite(arr["init_length"][0]) and arr["init_length"][0] > 0
+    direct = neb(a, b, m, **BAND)
+    assert res.forward[0] == pytest.approx(direct.barrier_forward, rel=1e-6, abs=1e-7)
+    assert res.forward[0] - res.backward[0] == pytest.approx(eb - ea, abs=1e-9)
+    # frames in A's basin on both sides: the descent from the "after" frame misses B
+    missed = TransitionBarriers(m, md_window=1, initial="descent", **BAND).compute(
+        _traj(pair, "AB") | {"frames": np.stack([before, before])})
+    assert missed.arrays["init"][0] == 3 and missed.counts()["converged"] == 1
+    assert missed.forward[0] == pytest.approx(direct.barrier_forward, rel=1e-6, abs=1e-7)
+    plain = TransitionBarriers(m, md_window=0, initial="descent", **BAND).compute(_traj(pair, "AB"))
+    assert plain.arrays["init"][0] == 2
+    line = TransitionBarriers(m, md_window=1, **BAND).compute(tr)     # the default start
+    assert line.arrays["init"][0] == 0
+    with pytest.raises(ValueError, match="initial"):
+        TransitionBarriers(m, initial="curve")
+    with pytest.raises(ValueError, match="plain_steps"):
+        TransitionBarriers(m, max_steps=10, plain_steps=10)
+
+
+def test_a_band_topped_by_an_end_gives_no_barrier(pair):
+    """A converged band whose climbing image lies below one of its ends has not resolved a saddle: it is counted as
+    'end is highest' and gives no barrier (also when rebuilt from stored arrays of an older run)."""
+    m, a, b, ea, eb = pair
+    res = TransitionBarriers(m, md_window=0, **BAND).compute(_traj(pair, "AB"))
+    arr = res.arrays
+    assert res.counts()["converged"] == 1
+    arr["E_saddle"] = np.array([max(ea, eb) - 1e-3])
+    arr["backward"] = arr["E_saddle"] - arr["E_b"]
+    arr["status"] = np.array([0])
+    again = TransitionBarriers.from_arrays(m, arr, md_window=0, **BAND)
+    assert again.counts()["end is highest"] == 1 and again.counts()["converged"] == 0
+    assert again.barriers_over_T().size == 0
