@@ -115,7 +115,7 @@ CLAIMS = (
        "C_s at ρ = 0.95, ensemble mean"),
     _c("fig08.granular_landscape", "The landscapes of SS and SW are granular (many sub-basins separated by low "
        "barriers), those of IPL and mBLJ are not", "cartoon (no number)",
-       "set by the Fig. 8 page"),
+       "fraction of NEB barriers below T, SS ρ=0.6 and SW minus IPL and mBLJ"),
     _c("fig09.ballistic_end", "The ballistic regime of the MSD ends near 0.1 t0 in all models", "≈ 0.1 t0",
        "t_ballistic/t0, median over models and state points (range in brackets)"),
     *(_c(f"fig09.se_xi_{k}", f"Stokes–Einstein breaks down as D ∝ τ_α^−ξ with ξ in 0.74–0.79 ({name})",
