@@ -185,6 +185,22 @@ def decide(passed, size, resolved_at=RESOLVING_SIZES):
     return REPRODUCED if bool(passed) else NOT_REPRODUCED
 
 
+
+def qmax_check(key, runs, size, table, tolerance=0.2):
+    """The q_max claim of model ``key`` (Figs. 10 and 11): the first peak of the large species' S(q), pooled over the
+    final configurations of ``runs`` (its :class:`~meso_kernels.campaign.liquid.StatePointDynamics`), against the
+    paper's ``table`` value :data:`QMAX_PAPER` (1/length). Returns the keyword arguments of :func:`record` after
+    ``claim_id, size``: reproduced when the peak lies within ``tolerance`` of the paper's value (at the sizes of
+    :func:`decide`)."""
+    from .campaign.liquid import structure_factor_peak
+    if key not in QMAX_PAPER:
+        raise ValueError(f"key {key!r} has no q_max in the paper's tables; allowed: {', '.join(QMAX_PAPER)}")
+    q_peak, n_conf = structure_factor_peak(runs)
+    return dict(value=q_peak, interval="none",
+                verdict=decide(bool(abs(q_peak - QMAX_PAPER[key]) <= tolerance), size),
+                detail=f"{100 * (q_peak / QMAX_PAPER[key] - 1):+.1f} % from {table}; S(q) of {n_conf} "
+                       f"configurations, N = {int(runs[0].arrays['N'])}")
+
 # ---------------------------------------------------------------------------------------------- records
 
 def records_path(figure, size, root=None):

@@ -112,18 +112,12 @@ print(equilibration_table(runs, label=label).to_string(index=False, float_format
 # rows read "not resolvable". The pooled S(q) gives one number without an interval.
 
 # %% tags=["hide-input"]
-from meso_kernels.campaign.liquid import structure_factor_peak
-from meso_kernels.claims import QMAX_PAPER, claims_of, decide, figure_summary, record
+from meso_kernels.claims import claims_of, figure_summary, qmax_check, record
 
 registered = {c.id for c in claims_of(11)}
 for key, rs in runs.items():
-    if f"fig11.qmax_{key}" not in registered:
-        continue
-    q_peak, n_conf = structure_factor_peak(rs)
-    record(f"fig11.qmax_{key}", size, q_peak, interval="none",
-           verdict=decide(bool(abs(q_peak - QMAX_PAPER[key]) <= 0.2), size),
-           detail=f"{100 * (q_peak / QMAX_PAPER[key] - 1):+.1f} % from Table III; S(q) of {n_conf} configurations, "
-                  f"N = {int(rs[0].arrays['N'])}")
+    if f"fig11.qmax_{key}" in registered:
+        record(f"fig11.qmax_{key}", size, **qmax_check(key, rs, size, "Table III"))
 print(figure_summary(11, size))
 
 # %% [markdown]
