@@ -28,7 +28,7 @@ import heapq
 import os
 import sys
 
-from .task import CampaignError, Resolver, execute
+from .task import KINDS, CampaignError, Resolver, execute
 
 #: environment of every worker process: one thread for numba and for BLAS, so that workers do not compete for
 #: cores and a result does not depend on the machine's core count. Dask's nanny also sets MALLOC_TRIM_THRESHOLD_,
@@ -39,11 +39,16 @@ WORKER_ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_TH
               "MALLOC_MMAP_THRESHOLD_": str(256 * 2**20)}
 
 
+#: priority of a target once its inputs are done (:meth:`Plan._order`): above any weight per CPU-second
+TARGET_PRIORITY = 1e9
+
+
 class Plan:
     """The needed tasks of a task set against a store (computes nothing; loads only what keys depend on).
 
     Attributes: ``targets``; ``done`` (stored tasks met while walking the graph); ``needed`` (missing tasks, in a
-    valid run order, unless ``order=False``); ``blocked`` (needed tasks whose key is not known yet because an input is missing);
+    valid run order, unless ``order=False``: among the ready tasks, those that most others wait for per estimated
+    CPU-second first, and a target that summarises scratch results as soon as the last of them is done); ``blocked`` (needed tasks whose key is not known yet because an input is missing);
     ``dependants`` (task -> needed tasks that read it); ``resolver``."""
 
     def __init__(self, targets, store, cost=None, order=True):
@@ -82,6 +87,14 @@ class Plan:
         memo = {}
         prio = {t: self._weight(t, memo) / max(self.cost(t), 1e-3) for t in tasks}
         waiting = {t: sum(1 for d in t.needs if d in self.dependants) for t in tasks}
+        # A target that summarises scratch results computed in this run (a mechanics ensemble over its inherent
+        # structures) runs as soon as the last of them is done: a run that is stopped, or a scratch folder that is lost
+        # (a fresh machine), then costs as little finished work as possible. Without this the summaries of every
+        # ensemble came after all the ensembles' inherent structures.
+        targets = set(self.targets)
+        for t in tasks:
+            if t in targets and any(d in self.dependants and KINDS[d.kind].where == "scratch" for d in t.needs):
+                prio[t] = TARGET_PRIORITY
         heap = [(-prio[t], i, t) for i, t in enumerate(tasks) if waiting[t] == 0]
         heapq.heapify(heap)
         index = {t: i for i, t in enumerate(tasks)}

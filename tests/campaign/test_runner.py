@@ -45,6 +45,23 @@ def test_plan_orders_inputs_first_and_stops_at_stored_results(tmp_path):
     assert kinds == ["mechanics"] + ["mechanics_ihs"] * 4 + ["parents"]
 
 
+def test_plan_stores_each_summary_as_soon_as_its_inputs_are_done(tmp_path):
+    """A summary target runs right after the last of its inputs, before the next ensemble's inherent structures (a
+    stopped run then keeps every finished ensemble in data/, not only scratch results)."""
+    store = Store(tmp_path / "d", tmp_path / "s")
+    summaries = [small_ensemble(seed=1), small_ensemble(seed=2), small_ensemble(seed=3, n_conf=2)]
+    order = Plan(summaries, store).needed
+    pos = {t: i for i, t in enumerate(order)}
+    assert all(pos[d] < pos[t] for t in order for d in t.needs)
+    for s in summaries:
+        assert pos[s] == max(pos[d] for d in s.needs) + 1
+    # the ensembles' inherent structures are not interleaved: each summary precedes every later ensemble's
+    ihs = [t for t in order if t.kind == "mechanics_ihs"]
+    assert len(ihs) == 8
+    first = sorted(summaries, key=pos.get)
+    assert pos[first[0]] < min(pos[d] for d in first[1].needs if d.kind == "mechanics_ihs")
+
+
 def test_run_resumes_without_recomputing(tmp_path, monkeypatch):
     store = Store(tmp_path / "d", tmp_path / "s")
     summary = small_ensemble()
