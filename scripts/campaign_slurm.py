@@ -16,12 +16,14 @@ Requirements on the cluster:
 
 - the repository and its virtual environment on a file system the compute nodes see (the job script activates
   ``--venv``, by default the environment running this script);
-- ``--data`` and ``--scratch`` on a shared file system: the workers write their results there, and the script checks
-  that a worker sees what it writes before the campaign starts;
+- ``--data`` and ``--scratch`` (and ``--checkpoints``, if given) on a shared file system: the workers write their
+  results there, and the script checks that a worker sees what it writes before the campaign starts. Where scratch
+  is purged or node-local, give ``--checkpoints`` a folder that outlives the jobs: a liquid task stopped by the
+  walltime then continues from its last checkpoint in the next job;
 - ``--walltime`` longer than the longest task (``meso campaign plan`` estimates the cost of each kind). Workers retire
   gracefully 10 minutes before the walltime (dask-worker ``--lifetime``, as dask-jobqueue's documentation advises)
   and the cluster submits replacement jobs (adaptive scaling held at ``--jobs``); a task interrupted that way runs
-  again from its start elsewhere.
+  again elsewhere, from its start, or from its last checkpoint for a liquid task.
 
 Security: Dask's default transport (tcp://) is unauthenticated and unencrypted: anyone who can reach the scheduler's
 port on the cluster network can run code as you. ``--tls`` switches to ``tls://`` with a temporary, self-signed
@@ -84,6 +86,10 @@ def build_parser():
     g.add_argument("--scratch", default=None,
                    help="scratch folder for raw arrays; must be on a file system every compute node sees "
                         "(default: build/campaign-scratch/SIZE in the repository)")
+    g.add_argument("--checkpoints", default=None, metavar="DIR",
+                   help="folder of the periodic checkpoints of long liquid tasks, on a file system every compute "
+                        "node sees and that outlives the jobs (default: $MESO_CHECKPOINT_DIR, else "
+                        "SCRATCH/checkpoints): a task longer than --walltime continues there in the next job")
     g.add_argument("--backend", default="cpu",
                    help="cpu (default) or cuda: compute on the workers' GPUs where a step has a device route (every "
                         "worker must see a GPU: ask for them with --sbatch=--gres=gpu:1 and fewer --cores); results "
@@ -186,8 +192,9 @@ def parse_args(argv=None):
 def store_of(args):
     """The campaign store, with absolute paths (the workers do not run in this process's folder)."""
     from meso_kernels.campaign import Store
-    store = Store.for_size(args.size, data=args.data, scratch=args.scratch)
-    return Store(Path(store.data).expanduser().resolve(), Path(store.scratch).expanduser().resolve())
+    store = Store.for_size(args.size, data=args.data, scratch=args.scratch, checkpoints=args.checkpoints)
+    checkpoints = None if store.checkpoints is None else Path(store.checkpoints).expanduser().resolve()
+    return Store(Path(store.data).expanduser().resolve(), Path(store.scratch).expanduser().resolve(), checkpoints)
 
 
 def job_script_prologue(venv):
@@ -231,10 +238,13 @@ def campaign_call(args, store, scheduler="<scheduler-address>"):
     """The campaign this script runs, as the Python call and as the equivalent ``meso campaign run`` line."""
     models = "" if args.models is None else f", models={args.models!r}"
     backend = "" if args.backend == "cpu" else f", backend={args.backend!r}"
+    ckpts = "" if store.checkpoints is None else f", checkpoints={str(store.checkpoints)!r}"
     py = (f"run_figures({args.size!r}, {args.figures!r}, Store(data={str(store.data)!r}, "
-          f"scratch={str(store.scratch)!r}), client=Client(SLURMCluster(...)){models}{backend})")
+          f"scratch={str(store.scratch)!r}{ckpts}), client=Client(SLURMCluster(...)){models}{backend})")
     cli = ["meso", "campaign", "run", "--size", args.size, "--figures", ",".join(args.figures), "--data",
            str(store.data), "--scratch", str(store.scratch), "--scheduler", scheduler]
+    if store.checkpoints is not None:
+        cli += ["--checkpoints", str(store.checkpoints)]
     if args.models is not None:
         cli += ["--models", ",".join(args.models)]
     if args.backend != "cpu":
@@ -243,13 +253,15 @@ def campaign_call(args, store, scheduler="<scheduler-address>"):
 
 
 def check_shared(client, store, log=print):
-    """Wait for a first worker and check that it sees a file written here in data/ and in scratch/;
-    :class:`~meso_kernels.campaign.CampaignError` naming the folder otherwise."""
+    """Wait for a first worker and check that it sees a file written here in data/ and in scratch/ (and in the
+    checkpoints folder, when it is set); :class:`~meso_kernels.campaign.CampaignError` naming the folder otherwise."""
     import secrets
 
     from meso_kernels.campaign import CampaignError
     log("waiting for the first SLURM job to start (squeue --me shows the queue) ...")
-    for name in ("data", "scratch"):
+    for name in ("data", "scratch", "checkpoints"):
+        if getattr(store, name) is None:  # checkpoints under scratch
+            continue
         folder = Path(getattr(store, name))
         token = secrets.token_hex(8)
         probe = folder / f".meso-shared-probe.{token}"
@@ -324,8 +336,9 @@ def main(argv=None):
         for line in out["pending"]:
             print(f"still pending: {line}")
         print(f"done: {len(out['computed'])} tasks computed in {out['rounds']} round(s); "
-              f"'meso campaign status --size {args.size} --data {store.data} --scratch {store.scratch}' "
-              f"shows the store", flush=True)
+              f"'meso campaign status --size {args.size} --data {store.data} --scratch {store.scratch}"
+              f"{'' if store.checkpoints is None else f' --checkpoints {store.checkpoints}'}' shows the store",
+              flush=True)
         return 0
     except (CampaignError, RuntimeError) as exc:   # RuntimeError: --backend cuda on workers without a GPU
         print(f"{PROG}: error: {exc}", file=sys.stderr)

@@ -98,6 +98,16 @@ def neighbouring_minimum(model, glass, min_gap=1e-6):
     pytest.fail("no neighbouring inherent structure found along the softest modes")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_checkpoint_dir():
+    """Campaign checkpoints under each test store's scratch, whatever ``MESO_CHECKPOINT_DIR`` the shell exports (it
+    would otherwise send them to that folder, e.g. a committed data/checkpoints); tests that need it set it."""
+    mp = pytest.MonkeyPatch()
+    mp.delenv("MESO_CHECKPOINT_DIR", raising=False)
+    yield
+    mp.undo()
+
+
 @pytest.fixture
 def one_thread():
     """Run a test on one numba thread: tests make many small kernel calls, and on a loaded 2-core machine the cost

@@ -6,15 +6,21 @@ A kind registered with ``checkpoint=True`` (the ``liquid`` kind, :mod:`.liquid`)
 writes its whole state there every ``every_s`` seconds of wall time (:data:`DEFAULT_SECONDS` = 10 minutes, or the
 environment variable ``MESO_CHECKPOINT_SECONDS``; ``0`` switches checkpoints off) at a step boundary, or every
 ``every_steps`` MD steps (``MESO_CHECKPOINT_STEPS``, for tests), and starts from it when it finds one. The file is
-``<scratch>/checkpoints/<campaign>/<key>.npz`` of the task's store (:class:`~meso_kernels.campaign.task.Store`),
-written atomically (:func:`meso_kernels.io.atomic_path`: a temporary file renamed onto its place, so a kill during a
-write leaves the previous checkpoint intact and a temporary file that :meth:`Store.clean` removes) and deleted once the
-result is stored. Its meta record (JSON, the array ``checkpoint_meta``) names the task's key, parameters and seed, the
-number of numba threads, the CPU (:func:`meso_kernels.cpuinfo.cpu_record`), the phase and step, the wall time spent
-so far and how often the task was resumed: a checkpoint of another task (or written with another thread count, or in
-another format) is ignored with a warning, and so is an unreadable (truncated, corrupt) one; the task then starts
-afresh. One written on another CPU (a cluster whose nodes differ) is used, with a warning: the result is a valid
-continuation, but its last bits depend on where each part ran.
+``<checkpoints>/<campaign>/<key>.npz`` in the checkpoints folder of the task's store
+(:attr:`Store.checkpoint_folder <meso_kernels.campaign.task.Store.checkpoint_folder>`): the store's ``checkpoints``
+argument (``meso campaign run --checkpoints DIR``), else the environment variable ``MESO_CHECKPOINT_DIR``, else
+``<scratch>/checkpoints``. Scratch is git-ignored and often node-local or purged, so a task longer than one working
+session or one cluster job needs a folder that outlives the machine: one committed to git between sessions
+(``data/checkpoints``), or a shared file system. The file is written atomically
+(:func:`meso_kernels.io.atomic_path`: a temporary file renamed onto its place, so a kill during a write leaves the
+previous checkpoint intact and a temporary file that :meth:`Store.clean` removes) and deleted once the result is
+stored. Its meta record (JSON, the array ``checkpoint_meta``) names the task's key, parameters and seed, the number
+of numba threads, the CPU (:func:`meso_kernels.cpuinfo.cpu_record`), the phase and step, the wall time spent so far
+and how often the task was resumed: a checkpoint of another task (or written with another thread count, or in another
+format) is ignored with a warning, and so is an unreadable (truncated, corrupt) one; the task then starts
+afresh. One written on another CPU (a cluster whose nodes differ, a replaced work machine) is used, with a warning:
+the result is a valid continuation, but its last bits depend on where each part ran. :func:`found` lists the
+checkpoints of a folder from their meta records alone (``meso campaign status`` prints :func:`found_line`).
 
 What a liquid checkpoint holds and the bit-identity guarantee are documented in
 :func:`meso_kernels.campaign.liquid.equilibrium_dynamics`: resumed on the same machine with the same number of
@@ -65,9 +71,13 @@ META = "checkpoint_meta"
 _CURRENT = contextvars.ContextVar("meso_kernels_checkpoint", default=None)
 
 
-def checkpoint_path(scratch, campaign, key):
-    """Where the checkpoint of the task with store key ``key`` in folder ``campaign`` lives under ``scratch``."""
-    return Path(scratch) / "checkpoints" / campaign / f"{key}.npz"
+def checkpoint_path(where, campaign, key):
+    """Where the checkpoint of the task with store key ``key`` in folder ``campaign`` lives: ``where`` is a
+    :class:`~meso_kernels.campaign.task.Store` (in its :attr:`~meso_kernels.campaign.task.Store.checkpoint_folder`)
+    or a scratch folder (in ``<scratch>/checkpoints``)."""
+    folder = getattr(where, "checkpoint_folder", None)
+    folder = Path(where) / "checkpoints" if folder is None else Path(folder)
+    return folder / campaign / f"{key}.npz"
 
 
 def _env(name, kind):
@@ -122,9 +132,9 @@ class Checkpoint:
 
     @classmethod
     def for_task(cls, task, store, key, **kw):
-        """The checkpoint of ``task`` (store key ``key``) in the scratch folder of ``store``."""
-        return cls(checkpoint_path(store.scratch, task.spec.campaign, key), key, task.params_json, task.seed,
-                   task=task, **kw)
+        """The checkpoint of ``task`` (store key ``key``) in the checkpoints folder of ``store``
+        (:attr:`~meso_kernels.campaign.task.Store.checkpoint_folder`)."""
+        return cls(checkpoint_path(store, task.spec.campaign, key), key, task.params_json, task.seed, task=task, **kw)
 
     def __repr__(self):
         every = f"{self.every_steps} steps" if self.every_steps is not None else f"{self.every_s:g} s"
@@ -255,3 +265,63 @@ def current(task=None):
     if ck is not None and task is not None and ck.task is not None and ck.task != task:
         return None
     return ck
+
+
+def found(folder):
+    """The checkpoints in ``folder`` (a checkpoints folder: ``<folder>/<campaign>/<key>.npz``), oldest first, each a
+    dict: ``kind`` (the task kind with checkpoints stored in that campaign folder, else the folder's name), ``key``,
+    ``phase``, ``step``, ``wall_time_s`` (wall time spent so far, over all attempts up to the checkpoint),
+    ``resumed`` and ``path``; an unreadable file has ``phase`` "unreadable" and None for the numbers. Only the meta
+    record of each file is read (an npz loads its arrays one by one), not the state arrays.
+
+    >>> import tempfile, pathlib
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> ck = Checkpoint(root / "dynamics" / "0123456789abcdef.npz", key="0123456789abcdef", every_steps=100)
+    >>> ck.save({"x": np.zeros(3)}, step=2000, wall_time_s=5400.0, phase="production")
+    True
+    >>> [(c["kind"], c["key"], c["phase"], c["step"], c["wall_time_s"]) for c in found(root)]
+    [('liquid', '0123456789abcdef', 'production', 2000, 5400.0)]
+    >>> found_line(root).endswith("liquid 0123456789abcdef (production, step 2000, 1.50 h so far)")
+    True
+    >>> found(root / "nothing"), found_line(root / "nothing")
+    ([], None)
+    """
+    from .task import KINDS
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    kinds = {}
+    for spec in KINDS.values():
+        if spec.checkpoint:
+            kinds.setdefault(spec.campaign, spec.name)
+    paths = [p for p in folder.glob("*/*.npz") if p.is_file() and not p.name.startswith(".")]
+    out = []
+    for path in sorted(paths, key=lambda p: (p.stat().st_mtime, p.name)):
+        entry = {"kind": kinds.get(path.parent.name, path.parent.name), "key": path.stem, "phase": "unreadable",
+                 "step": None, "wall_time_s": None, "resumed": None, "path": path}
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                meta = json.loads(str(npz[META]))
+            entry.update(phase=str(meta.get("phase", "?")), step=int(meta.get("step", 0)),
+                         wall_time_s=float(meta.get("wall_time_s", 0.0)), resumed=int(meta.get("resumed", 0)))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError, zipfile.BadZipFile):
+            pass
+        out.append(entry)
+    return out
+
+
+def found_line(folder, name=None):
+    """One line naming the checkpoints in ``folder`` (see :func:`found`; the folder is called ``name`` if given), or
+    None when there are none."""
+    entries = found(folder)
+    if not entries:
+        return None
+
+    def one(c):
+        if c["step"] is None:
+            return f"{c['kind']} {c['key']} (unreadable)"
+        wall = c["wall_time_s"]
+        wall = f"{wall / 3600:.2f} h" if wall >= 360 else f"{wall:.0f} s"
+        return f"{c['kind']} {c['key']} ({c['phase']}, step {c['step']}, {wall} so far)"
+
+    return f"checkpoints in {name or folder}: {len(entries)}: " + "; ".join(one(c) for c in entries)

@@ -5,12 +5,18 @@
   Stored results are skipped, so a run killed at any moment resumes where it stopped. ``--backend cuda`` computes
   the steps that have a device route on the GPU (:mod:`.execution`; the others on the CPU, as each sidecar records);
   it changes no task's key, so results stored on either backend are shared.
-- ``status``: per figure and task kind, what is done, what is missing and its estimated CPU time.
+- ``status``: per figure and task kind, what is done, what is missing and its estimated CPU time; then the
+  checkpoints of tasks killed in mid-run, if any.
+
+``--checkpoints DIR`` (all three; default ``$MESO_CHECKPOINT_DIR``, else ``SCRATCH/checkpoints``) puts the checkpoints
+of long liquid tasks in a folder that outlives the machine (committed to git between sessions, or on a shared file
+system), so that a task longer than one session or job continues where it stopped (:mod:`.checkpoint`).
 - ``plan``: the estimated CPU-hours of every figure at a run size (normally ``paper``), from the wall times stored
   at the default size; GPU-hours where a GPU benchmark is stored.
 
 ``status`` and ``plan`` read sidecars only. Exit status: 0 success, 1 a task failed, 2 bad input (unknown figure,
-size or model key, unwritable data folder, unreachable scheduler), in which case nothing is changed.
+size or model key, unwritable data, scratch or checkpoints folder, unreachable scheduler), in which case nothing is
+changed.
 """
 import sys
 import time
@@ -40,6 +46,11 @@ def add_parser(sub, error_class):
         p.add_argument("--data", default=None, help="data folder (default: data/, or build/ci-data for --size ci)")
         p.add_argument("--scratch", default=None,
                        help="scratch folder for raw arrays (default: build/campaign-scratch/SIZE)")
+        p.add_argument("--checkpoints", default=None, metavar="DIR",
+                       help="folder of the periodic checkpoints of long liquid tasks (default: $MESO_CHECKPOINT_DIR, "
+                            "else SCRATCH/checkpoints). Give one that survives the machine, e.g. a folder committed "
+                            "to git between sessions (data/checkpoints) or on a shared file system, so that a task "
+                            "longer than a session or a job continues where it stopped")
         if name == "run":
             p.add_argument("--workers", default=None,
                            help="local Dask workers, one single-threaded process each (default: one per core)")
@@ -86,7 +97,8 @@ def _common(args):
             raise ValueError(f"argument --models: {exc}") from None
         if not models:
             raise ValueError("argument --models: give at least one model key")
-    return size, figures, models, Store.for_size(size, data=args.data, scratch=args.scratch)
+    return size, figures, models, Store.for_size(size, data=args.data, scratch=args.scratch,
+                                                 checkpoints=args.checkpoints)
 
 
 def _status(args):

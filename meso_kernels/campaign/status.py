@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..store import REPO_ROOT
+from .checkpoint import found_line
 from .task import KINDS, Resolver
 
 GPU_SPEEDUP_FILE = REPO_ROOT / "benchmarks" / "gpu_speedup.json"
@@ -100,10 +101,12 @@ def _fmt_cpu(seconds):
 
 def status_text(size, figures, store, models=None):
     """The table of ``meso campaign status``: per figure and task kind, done, missing, estimated cost of the
-    missing ones, and what is covered by stored results."""
+    missing ones, and what is covered by stored results; then one line naming the checkpoints of tasks killed in
+    mid-run, if there are any (:func:`.checkpoint.found_line`)."""
     from .figures import figure_tasks
     cost = CostModel(store).task_cost
-    lines = [f"campaign status, size {size!r}: data {_rel(store.data)}, scratch {_rel(store.scratch)}",
+    where = "" if store.checkpoints is None else f", checkpoints {_rel(store.checkpoints)}"
+    lines = [f"campaign status, size {size!r}: data {_rel(store.data)}, scratch {_rel(store.scratch)}{where}",
              f"{'figure':>6s}  {'kind':<14s} {'done':>5s} {'missing':>7s} {'est. CPU':>9s} {'covered':>7s}"]
     total = 0.0
     for fig in figures:
@@ -115,6 +118,9 @@ def status_text(size, figures, store, models=None):
             lines.append(f"{fig:>6s}  {kind:<14s} {d:5d} {m:7d} {_fmt_cpu(c):>9s} {cov:7d}")
         lines += [f"{'':6s}  + {p}" for p in ft.pending]
     lines.append(f"missing work in all: {_fmt_cpu(total)} of one core (figures share liquids: counted per figure)")
+    ckpts = found_line(store.checkpoint_folder, _rel(store.checkpoint_folder))  # tasks killed in mid-run
+    if ckpts:
+        lines.append(ckpts)
     return "\n".join(lines)
 
 

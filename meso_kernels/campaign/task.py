@@ -4,8 +4,9 @@ inherent structure's mechanics, one batch of isoconfigurational runs, ...) named
 A :class:`Task` holds its *kind*, its parameters, its seed and the tasks whose stored results it reads
 (:attr:`Task.needs`). Its result lives in a :class:`Store`: ``<data>/<campaign>/<key>.npz`` plus a JSON sidecar for what
 the figures read (small, committed), ``<scratch>/<campaign>/<key>.npz`` for raw per-pair or per-run arrays (git-ignored);
-a long task of a kind with checkpoints keeps its periodic checkpoint in ``<scratch>/checkpoints/<campaign>/<key>.npz``
-until its result is stored (:mod:`.checkpoint`).
+a long task of a kind with checkpoints keeps its periodic checkpoint in ``<checkpoints>/<campaign>/<key>.npz`` until
+its result is stored (:mod:`.checkpoint`; the checkpoints folder is ``<scratch>/checkpoints`` unless
+:class:`Store` is given another).
 The key is :func:`meso_kernels.store.key_for` of the kind's campaign folder, the *store parameters* and the seed
 (signac's idea: the state point is the id). The store parameters are the task's parameters, except for kinds that
 complete them from a dependency's result (an IHS trajectory takes its spacing from the liquid's τ_α): those are
@@ -151,52 +152,99 @@ class Task:
         return f"Task({self.label()}, seed={self.seed})"
 
 
+#: environment variable naming the default checkpoints folder of a :class:`Store` (empty: unset)
+ENV_CHECKPOINT_DIR = "MESO_CHECKPOINT_DIR"
+
+
 @dataclass(frozen=True)
 class Store:
     """Where results go: ``data`` (committed: what the figures read) and ``scratch`` (git-ignored raw arrays). Both
-    must be visible to every worker (a shared file system on a cluster)."""
+    must be visible to every worker (a shared file system on a cluster).
+
+    ``checkpoints``: the folder of the periodic checkpoints of long tasks (:mod:`.checkpoint`), laid out as
+    ``<checkpoints>/<campaign>/<key>.npz``. None (default) takes the environment variable ``MESO_CHECKPOINT_DIR``
+    (read when the store is made; an empty value counts as unset), and without it :attr:`checkpoint_folder` is
+    ``<scratch>/checkpoints``: argument > environment > ``<scratch>/checkpoints``. Give a folder that outlives the
+    machine (one committed to git between sessions, a shared file system on a cluster whose scratch is node-local
+    or purged) so that a task longer than a session or a job continues from its checkpoint. Keys and result paths
+    do not depend on it. All three are made absolute, so that workers started elsewhere (the store is pickled to
+    Dask workers) find the same folders.
+
+    >>> store = Store("/tmp/d", "/tmp/s", checkpoints="/tmp/c")
+    >>> str(store.checkpoint_folder), str(Store.for_size("ci", "/tmp/d", "/tmp/s", "/tmp/c").checkpoint_folder)
+    ('/tmp/c', '/tmp/c')
+    """
     data: Path
     scratch: Path
+    checkpoints: Path = None
 
     def __post_init__(self):  # absolute, so that workers started elsewhere find the same folders
         object.__setattr__(self, "data", Path(self.data).expanduser().absolute())
         object.__setattr__(self, "scratch", Path(self.scratch).expanduser().absolute())
+        checkpoints = self.checkpoints
+        if checkpoints is None or str(checkpoints).strip() == "":
+            checkpoints = os.environ.get(ENV_CHECKPOINT_DIR, "").strip() or None
+        if checkpoints is not None:
+            checkpoints = Path(checkpoints).expanduser().absolute()
+        object.__setattr__(self, "checkpoints", checkpoints)
+
+    @property
+    def checkpoint_folder(self):
+        """The folder the checkpoints go to: ``checkpoints`` if set, else ``<scratch>/checkpoints``."""
+        return self.checkpoints if self.checkpoints is not None else self.scratch / "checkpoints"
 
     @classmethod
-    def for_size(cls, size, data=None, scratch=None):
+    def for_size(cls, size, data=None, scratch=None, checkpoints=None):
         """The default store of a run size: data under :func:`meso_kernels.store.data_root`, scratch under
-        ``build/campaign-scratch/<size>``; ``data`` / ``scratch`` override either."""
+        ``build/campaign-scratch/<size>``, checkpoints in ``MESO_CHECKPOINT_DIR`` if set, else under scratch;
+        ``data`` / ``scratch`` / ``checkpoints`` override either."""
         from ..presets import check_size
         check_size(size)
         data = data_root(size) if data is None else Path(data)
         scratch = REPO_ROOT / "build" / "campaign-scratch" / size if scratch is None else Path(scratch)
-        return cls(Path(data), Path(scratch))
+        return cls(Path(data), Path(scratch), checkpoints)
 
     def root(self, kind):
         return self.data if check_kind(kind).where == "data" else self.scratch
 
     def check_writable(self):
-        """Raise :class:`CampaignError` naming the folder if data or scratch cannot be written (checked by writing
-        and removing a probe file, so that it also holds on a read-only mount); creates missing folders."""
-        for name, folder in (("data", self.data), ("scratch", self.scratch)):
+        """Raise :class:`CampaignError` naming the folder if data or scratch, or the checkpoints folder when it is
+        set, cannot be written (checked by writing and removing a probe file, so that it also holds on a read-only
+        mount); creates missing folders (and removes those it created again when a folder is not writable)."""
+        folders = [("data", self.data), ("scratch", self.scratch)]
+        if self.checkpoints is not None:
+            folders.append(("checkpoints", self.checkpoints))
+        created = []
+        for name, folder in folders:
+            folder = Path(folder)
             try:
-                Path(folder).mkdir(parents=True, exist_ok=True)
+                missing = [p for p in (folder, *folder.parents) if not p.exists()]
+                folder.mkdir(parents=True, exist_ok=True)
+                created += missing
                 fd, probe = tempfile.mkstemp(dir=folder, prefix=temporary_name("meso-probe"), suffix=".tmp")
                 os.close(fd)
                 os.unlink(probe)
             except OSError as exc:
+                for path in sorted(set(created), key=lambda p: len(p.parts), reverse=True):  # empty ones only
+                    try:
+                        path.rmdir()
+                    except OSError:
+                        pass
+                hint = " (or MESO_CHECKPOINT_DIR)" if name == "checkpoints" else ""
                 raise CampaignError(f"the {name} folder {str(folder)!r} is not writable "
-                                    f"({exc.strerror or exc}); give a writable folder with --{name}") from None
+                                    f"({exc.strerror or exc}); give a writable folder with --{name}{hint}") from None
 
     def clean(self):
-        """Remove temporary files left by killed writers in every campaign folder (see
-        :func:`meso_kernels.io.remove_stale_temporaries`); returns the removed paths."""
+        """Remove temporary files left by killed writers in every campaign folder and in the checkpoints folder
+        (see :func:`meso_kernels.io.remove_stale_temporaries`); returns the removed paths."""
         removed = []
-        for root in (self.data, self.scratch):  # write probes of check_writable
+        roots = [self.data, self.scratch] + ([self.checkpoints] if self.checkpoints is not None else [])
+        for root in roots:  # write probes of check_writable
             removed += remove_stale_temporaries(root, recursive=False)
         for spec in KINDS.values():
             removed += remove_stale_temporaries(Path(self.root(spec.name)) / spec.campaign)
-        removed += remove_stale_temporaries(Path(self.scratch) / "checkpoints")  # of killed checkpoint writes
+        for spec in {s.campaign: s for s in KINDS.values() if s.checkpoint}.values():  # of killed checkpoint writes
+            removed += remove_stale_temporaries(Path(self.checkpoint_folder) / spec.campaign)
         return removed
 
 
@@ -304,9 +352,10 @@ def execute(task, store, *_dependencies, progress=False, backend="cpu"):
     ``"cuda"``, where each step ran).
 
     A kind with ``checkpoint=True`` computes with a :class:`~.checkpoint.Checkpoint` in
-    ``<scratch>/checkpoints/<campaign>/<key>.npz`` (:func:`.checkpoint.current`): it continues from a checkpoint
-    left by a killed attempt, the sidecar records ``resumed``, ``checkpoints_written`` and ``wall_time_earlier_s``,
-    and the checkpoint is deleted once the result is stored."""
+    ``<checkpoints>/<campaign>/<key>.npz`` (:attr:`Store.checkpoint_folder`, by default ``<scratch>/checkpoints``;
+    :func:`.checkpoint.current`): it continues from a checkpoint left by a killed attempt, the sidecar records
+    ``resumed``, ``checkpoints_written`` and ``wall_time_earlier_s``, and the checkpoint is deleted once the result
+    is stored."""
     import numba
 
     from .execution import Execution, providing as providing_execution

@@ -31,6 +31,44 @@ def test_bad_input_is_one_line_with_status_2(args, message, capsys, tmp_path):
     assert not (tmp_path / "d").exists() and not (tmp_path / "s").exists()
 
 
+def test_unwritable_checkpoints_folder(capsys, tmp_path):
+    """--checkpoints under a regular file: one line naming --checkpoints, status 2, and no folder left behind."""
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    rc = main(["campaign", "run", "--size", "ci", "--figures", "9", "--serial", "--data", str(tmp_path / "d"),
+               "--scratch", str(tmp_path / "s"), "--checkpoints", str(blocker / "sub")])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1, err
+    assert f"the checkpoints folder '{blocker / 'sub'}' is not writable" in err and "--checkpoints" in err, err
+    assert not (tmp_path / "d").exists() and not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize("how", ["argument", "environment"])
+def test_status_lists_checkpoints(how, capsys, tmp_path, monkeypatch):
+    """``status`` ends with one line naming the checkpoints in the checkpoints folder (--checkpoints, else
+    MESO_CHECKPOINT_DIR): kind, key, phase, step and wall time so far."""
+    from meso_kernels.campaign.checkpoint import Checkpoint
+    from meso_kernels.campaign.task import ENV_CHECKPOINT_DIR
+    ckpts = tmp_path / "ckpts"
+    ck = Checkpoint(ckpts / "dynamics" / "0123456789abcdef.npz", key="0123456789abcdef", every_steps=1)
+    assert ck.save({"x": [0.0] * 10}, step=1200, wall_time_s=7200.0, phase="production")
+    common = ["campaign", "status", "--size", "ci", "--figures", "9", "--models", "sw", "--data", str(tmp_path / "d"),
+              "--scratch", str(tmp_path / "s")]
+    monkeypatch.delenv(ENV_CHECKPOINT_DIR, raising=False)
+    assert main(common) == 0
+    assert "checkpoints in" not in capsys.readouterr().out  # none under scratch
+    if how == "argument":
+        monkeypatch.setenv(ENV_CHECKPOINT_DIR, str(tmp_path / "elsewhere"))  # the argument wins
+        assert main([*common, "--checkpoints", str(ckpts)]) == 0
+    else:
+        monkeypatch.setenv(ENV_CHECKPOINT_DIR, str(ckpts))
+        assert main(common) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith(f", checkpoints {ckpts}"), lines[0]
+    assert lines[-1] == f"checkpoints in {ckpts}: 1: liquid 0123456789abcdef (production, step 1200, 2.00 h so far)"
+    assert lines[-2].startswith("missing work in all:")
+
+
 def test_unreachable_scheduler(tmp_path):
     out = subprocess.run(MESO + ["campaign", "run", "--size", "ci", "--figures", "9", "--scheduler",
                                  "tcp://127.0.0.1:9", "--data", str(tmp_path / "d"), "--scratch", str(tmp_path / "s")],

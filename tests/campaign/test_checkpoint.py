@@ -8,13 +8,18 @@ from its last checkpoint and stores arrays bit-identical to those of an uninterr
   process of its own (once after a checkpoint, once in the middle of a checkpoint write), then finished: the stored
   arrays equal those of an uninterrupted run made in the same test session on the same machine (``wall_time`` aside),
   the sidecar counts the resumptions, and no checkpoint or temporary file is left;
-- a checkpoint of another task, a truncated one and one of another thread count are ignored with a warning.
+- a checkpoint of another task, a truncated one and one of another thread count are ignored with a warning;
+- a checkpoints folder of its own (``Store(checkpoints=...)``, ``MESO_CHECKPOINT_DIR``, ``--checkpoints``): a task
+  interrupted with one scratch folder resumes, bit-identically, with another, empty one (a new machine whose
+  scratch is gone) from the checkpoint kept there; the argument wins over the environment; ``Store.clean`` removes
+  stale temporaries there.
 
 Everything runs on one numba thread: the force sums are split over threads, so only a run with the same thread count
 is bit-identical.
 """
 import json
 import os
+import pickle
 import shutil
 import signal
 import subprocess
@@ -30,8 +35,8 @@ import pytest
 from meso_kernels.analysis.logtime import LogTimeCorrelator
 from meso_kernels.campaign import Store, equilibrium_dynamics
 from meso_kernels.campaign import checkpoint as ckmod
-from meso_kernels.campaign.checkpoint import META, Checkpoint, checkpoint_path
-from meso_kernels.campaign.task import Resolver, execute
+from meso_kernels.campaign.checkpoint import META, Checkpoint, checkpoint_path, found
+from meso_kernels.campaign.task import ENV_CHECKPOINT_DIR, Resolver, execute
 from meso_kernels.initial import random_configuration
 from meso_kernels.integrate import NVE, NoseHoover, thermalize
 from meso_kernels.models import get_model
@@ -501,3 +506,105 @@ def test_wall_clock_checkpoints_change_nothing(reference, tmp_path, monkeypatch)
     assert blocks[:5] == [0, 250, 250, 250, 250], blocks[:6]  # thermalize's run(0), then the equilibration blocks
     assert side["resumed"] == 0 and side["checkpoints_written"] == 0
     assert_same_arrays(arrays, reference)
+
+
+# --- a checkpoints folder of its own --------------------------------------------------------------------------------
+def files(folder):
+    return sorted(p for p in Path(folder).rglob("*") if p.is_file())
+
+
+def test_checkpoints_folder_outlives_scratch(reference, tmp_path, every_300, monkeypatch):
+    """Interrupted after its 2nd checkpoint with scratch A and checkpoints folder C: the checkpoint is in C, nothing
+    in A. A new store with an empty scratch B (a new machine) and the same C resumes from it and stores the
+    uninterrupted run's arrays; the sidecar counts 1 resumption, and C and B are left empty."""
+    task = the_task()
+    data, ckpts = tmp_path / "data", tmp_path / "C"
+    first = Store(data, tmp_path / "A", checkpoints=ckpts)
+    path = checkpoint_path(first, "dynamics", Resolver(first).key(task))
+    assert path == ckpts / "dynamics" / path.name == Checkpoint.for_task(task, first, path.stem).path
+
+    writes = interrupt_after(monkeypatch, 2)
+    with pytest.raises(Interrupted):
+        execute(task, first)
+    assert writes == [(300, "equilibration"), (600, "equilibration")]
+    assert files(ckpts) == [path] and files(tmp_path / "A") == []
+    assert (read_meta(path)["phase"], read_meta(path)["step"]) == ("equilibration", 600)
+
+    monkeypatch.undo()
+    monkeypatch.setenv(ckmod.ENV_STEPS, str(EVERY))
+    second = Store(data, tmp_path / "B", checkpoints=ckpts)
+    assert not second.scratch.exists()
+    execute(task, second)
+    arrays, side = stored(second, task)
+    assert_same_arrays(arrays, reference)
+    assert side["resumed"] == 1 and side["checkpoints_written"] >= 3 and side["wall_time_earlier_s"] > 0
+    assert files(ckpts) == [] and files(tmp_path / "B") == []
+
+
+def test_checkpoints_folder_from_argument_environment_or_scratch(tmp_path, monkeypatch):
+    """argument > MESO_CHECKPOINT_DIR (read when the store is made, made absolute; empty: unset) >
+    <scratch>/checkpoints; a pickled store (what Dask workers get) keeps its folder."""
+    d, s = tmp_path / "d", tmp_path / "s"
+    plain = Store(d, s)
+    assert plain.checkpoints is None and plain.checkpoint_folder == s / "checkpoints"
+    assert checkpoint_path(plain, "dynamics", "k") == checkpoint_path(s, "dynamics", "k") \
+        == s / "checkpoints" / "dynamics" / "k.npz"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(ENV_CHECKPOINT_DIR, "from-env")
+    env = Store(d, s)
+    assert env.checkpoints == env.checkpoint_folder == tmp_path / "from-env"
+    assert Store.for_size("ci", data=d, scratch=s).checkpoint_folder == tmp_path / "from-env"
+    assert Checkpoint.for_task(the_task(), env, "k").path == tmp_path / "from-env" / "dynamics" / "k.npz"
+    arg = Store(d, s, checkpoints="arg")
+    assert arg.checkpoint_folder == tmp_path / "arg"
+    assert Store.for_size("ci", data=d, scratch=s, checkpoints=tmp_path / "arg2").checkpoint_folder \
+        == tmp_path / "arg2"
+    monkeypatch.setenv(ENV_CHECKPOINT_DIR, " ")
+    assert Store(d, s).checkpoint_folder == s / "checkpoints"
+    monkeypatch.delenv(ENV_CHECKPOINT_DIR)
+    again = pickle.loads(pickle.dumps(env))
+    assert again == env and again.checkpoint_folder == tmp_path / "from-env"
+
+
+def test_clean_and_check_writable_use_the_checkpoints_folder(tmp_path):
+    """Store.clean() removes a stale temporary of a killed checkpoint write in the checkpoints folder (and keeps the
+    checkpoint and a live writer's temporary); check_writable() refuses an unwritable one naming --checkpoints."""
+    from meso_kernels.io import _host_tag
+    from meso_kernels.campaign import CampaignError
+    ckpts = tmp_path / "C"
+    store = Store(tmp_path / "d", tmp_path / "s", checkpoints=ckpts)
+    folder = ckpts / "dynamics"
+    folder.mkdir(parents=True)
+    kept = folder / "0123456789abcdef.npz"
+    stale = folder / ".0123456789abcdef.npz.otherhost.1.x1y5.tmp"
+    live = folder / f".0123456789abcdef.npz.{_host_tag()}.{os.getpid()}.x1y6.tmp"
+    for p in (kept, stale, live):
+        p.write_bytes(b"partial")
+    os.utime(stale, (1e9, 1e9))
+    assert store.clean() == [stale]
+    assert kept.exists() and live.exists() and not stale.exists()
+    store.check_writable()
+    assert files(ckpts) == sorted([live, kept])  # the probe is gone
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    bad = Store(tmp_path / "d2", tmp_path / "s2", checkpoints=blocker / "sub")
+    with pytest.raises(CampaignError, match=r"the checkpoints folder .*file/sub' is not writable.*--checkpoints"):
+        bad.check_writable()
+    assert not (tmp_path / "d2").exists() and not (tmp_path / "s2").exists()  # the folders it made are removed
+
+
+def test_found_reads_meta_records(tmp_path):
+    """found() lists each checkpoint's kind, key, phase, step and wall time so far; an unreadable file says so."""
+    folder = tmp_path / "C"
+    ck = Checkpoint(folder / "dynamics" / "aaaa.npz", key="aaaa", every_steps=1)
+    assert ck.save({"big": np.zeros(1000)}, step=1200, wall_time_s=7200.0, phase="production")
+    (folder / "dynamics" / "bbbb.npz").write_bytes(b"not a zip file")
+    got = {c["key"]: c for c in found(folder)}
+    assert sorted(got) == ["aaaa", "bbbb"]
+    a = got["aaaa"]
+    assert (a["kind"], a["phase"], a["step"], a["wall_time_s"], a["resumed"]) == ("liquid", "production", 1200,
+                                                                                 7200.0, 0)
+    assert got["bbbb"]["phase"] == "unreadable" and got["bbbb"]["step"] is None
+    line = ckmod.found_line(folder)
+    assert "\n" not in line and "liquid aaaa (production, step 1200, 2.00 h so far)" in line
+    assert "bbbb (unreadable)" in line and line.startswith(f"checkpoints in {folder}: 2: ")

@@ -83,6 +83,19 @@ def test_dry_run_prints_job_script_and_touches_nothing(tmp_path):
     assert not data.exists() and not scratch.exists() and not (tmp_path / "numba-cache").exists()
 
 
+def test_checkpoints_folder_reaches_the_store_and_the_campaign_call(slurm, tmp_path, monkeypatch):
+    monkeypatch.delenv("MESO_CHECKPOINT_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    args = slurm.parse_args(["--size", "ci", "--figures", "3", "--checkpoints", "ckpts"])
+    store = slurm.store_of(args)
+    assert store.checkpoints == store.checkpoint_folder == tmp_path / "ckpts"
+    py, cli = slurm.campaign_call(args, store)
+    assert f"checkpoints={str(tmp_path / 'ckpts')!r})" in py and f"--checkpoints {tmp_path / 'ckpts'}" in cli
+    plain = slurm.store_of(slurm.parse_args(["--size", "ci"]))
+    py, cli = slurm.campaign_call(args, plain)
+    assert plain.checkpoints is None and "checkpoints=" not in py and "--checkpoints" not in cli
+
+
 def test_tls_without_cryptography_is_a_clear_error(slurm, capsys, tmp_path):
     try:
         import cryptography  # noqa: F401
