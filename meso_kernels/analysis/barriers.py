@@ -54,10 +54,45 @@ kept as an option and tested (on Müller–Brown it converges to the known saddl
 default size (N = 1000) with 4 transitions x 9 images x 2000 iterations on a loaded 2-core machine: 35-82 s per
 state point (IPL 67 s, mBLJ 82 s, SW 79 s, SS 35-47 s; bands 7-36 s each), 351 s for the six state points of Fig. 5.
 
-Known limitation: a *composite* transition (A and B joined through intermediate minima, typical when a hundred or
-more particles move) does not converge: the relaxed band slides into the intermediate minima and keeps stretching,
-and its climbing image can run away (energies of thousands of T). Such bands are reported as unconverged; splitting
-a band at its interior minima is not implemented.
+Composite transitions. A and B may be joined through intermediate minima (typical when a hundred or more particles
+move): a single band then slides into them and keeps stretching, and its climbing image can run away (energies of
+thousands of T); without splitting such bands were reported as unconverged (17 of 43 bands converged at the default
+size). With ``split=True`` (opt-in; the Fig. 8 page does not use it yet, see below) the band is split at its interior minima, as AutoNEB does
+(:func:`composite_band`): after the plain stage, and again after the climbing stage if that did not converge, every
+image below both neighbours by more than ``split_tol`` is quenched (CG, the same capped step as the ends); a minimum
+M that is distinct from both ends (largest particle displacement above ``x_tol``) and below its image splits the
+transition into A -> M -> B, and each segment gets a band of its own (same ``n_images``, ``max_steps`` and
+``plain_steps``, started on the straight line), split again where needed, ``split_depth`` levels and
+``split_segments`` segments at most. The composite's barriers are those of its highest saddle, measured from its
+ends (extensive energies; not the sum of the segments' barriers):
+
+    ΔE_forward = max_s E_saddle,s - E_A,   ΔE_backward = max_s E_saddle,s - E_B;
+
+the transition counts as *converged* only if every segment's band converged (as *end is highest* if one of them
+did not resolve its saddle), and ``n_segments`` (> 1), ``E_minima`` and ``E_segment_saddles`` say what it was made
+of. Its profile (``path_s``, ``path_E``, ``path_lambda``) is the segments laid end to end, S (M - 1) + 1 points (the
+arrays are nan-padded to the longest profile; :func:`band_profile` drops the padding). ``n_iter`` counts the FIRE
+iterations of every band run for the transition, the abandoned (split) ones included. Measured at the default size
+(9 images, 3000 iterations, loaded 2-core machine) on three transitions whose single band ran away (IPL T = 0.8
+frames 1 and 6, 199 and 157 particles moved; SS ρ = 0.6 T = 1.2 frame 16, 22 moved): each was split at once into
+the 4 segments allowed, at intermediate minima mostly 13-24 T *below* both ends, and none converged as a whole
+(SS: all four climbing images stayed within 0.04 T of their lower end, largest force 0.3 against ftol = 1e-3;
+IPL: in 2 and 3 of the 4 segments the climbing image ended a few T above its ends, in the others it still ran
+away); each took 4-5 times the
+wall time of the single band (950-1090 s against 180-280 s). Minima far below both ends suggest that the straight
+line crosses basins the dynamics did not visit.
+
+Why bands run away (diagnosed on SS ρ = 0.6, T = 1.2, frame 16; 22 particles moved): the straight line from A to B
+peaks at 11.7 T, and the *plain* band (no climbing image) relaxes well: after 100, 300 and 1000 FIRE iterations its
+image energies fall monotonically from A to an interior minimum 15 T below A and rise to B (-11.4 T), with the largest
+perpendicular force 0.29. The exit from A is nearly barrierless (the split band puts it at 6e-5 T). The climbing
+stage then takes the highest interior image, the one next to A, and drives it up along the tangent past A and up
+the far wall of A's basin: 10^4 T after 3000 iterations, with FIRE's dt_max = 0.4 as with 0.03 (the largest
+Hessian eigenvalue at A is 1520, so a time step is not the cause). A climbing image therefore needs an interior
+maximum above both ends of its band; where the band is monotonic from an end, that end's barrier is below the band's
+resolution and is the quantity to report (not a failed band). Handling this, and then switching ``split`` on for
+the Fig. 8 page (its stored results would be recomputed: about 4-5 times the present 25 CPU-minutes), is the next
+step; the page still runs single bands (``split=False``).
 
 >>> import numpy as np
 >>> summarize_barriers([0.5, 2.0, 3.0, 0.1], seed=0)["below_T"]
@@ -71,9 +106,11 @@ import numpy as np
 
 from ..system import System
 
-__all__ = ["TransitionBarriers", "STATUS", "INITIAL", "summarize_barriers", "chain_profiles"]
+__all__ = ["TransitionBarriers", "STATUS", "INITIAL", "summarize_barriers", "chain_profiles", "band_profile",
+           "composite_band", "CompositeBand", "interior_minima"]
 
-#: what happened to each transition: a band was run (converged or not), or it was skipped
+#: what happened to each transition: a band was run (converged or not), or it was skipped. A composite transition
+#: (split into segments, ``n_segments`` > 1) is *converged* when every segment's band converged
 STATUS = {0: "converged", 1: "unconverged", 2: "same minimum", 3: "energy mismatch", 4: "end is highest"}
 _OK, _UNCONV, _SAME, _MISMATCH, _END_HIGHEST = 0, 1, 2, 3, 4
 
@@ -83,6 +120,14 @@ def _classify(out):
     saddle: the band's highest point is an end, the exit from that minimum lies within one image spacing of it. Its
     status becomes *end is highest* (no barrier is taken from it)."""
     st = np.array(out["status"], dtype=np.int64, copy=True)
+    n = st.size
+    if "n_segments" not in out:     # arrays of a run before composite bands: every band was one segment
+        out["n_segments"] = (np.asarray(out["init"]) >= 0).astype(np.int64) if "init" in out else \
+            np.isfinite(np.asarray(out["E_saddle"], dtype=float)).astype(np.int64)
+        out["n_segments_converged"] = np.where(st == _UNCONV, 0, out["n_segments"])
+        out["E_minima"] = np.full((n, 0), np.nan)
+        out["E_segment_saddles"] = np.where(out["n_segments"][:, None] > 0,
+                                            np.asarray(out["E_saddle"], dtype=float)[:, None], np.nan)
     if st.size:
         top = np.fmax(np.asarray(out["E_a"], dtype=float), np.asarray(out["E_b"], dtype=float))
         st[(st == _OK) & ~(np.asarray(out["E_saddle"], dtype=float) > top)] = _END_HIGHEST
@@ -134,6 +179,13 @@ class TransitionBarriers:
         (default: max_steps // 3; 0: climb from the start). A climbing image placed on a poor initial path climbs
         the wall it sits on; relaxing the band first puts it near the ridge. The plain stage stops early once its
         forces are below 10 ftol.
+    split : split a band at its interior minima into segments (default False: one band per transition; see
+        *Composite transitions* in the module docstring)
+    split_depth : split levels at most (integer >= 0; default 2; 0: never split)
+    split_segments : segments per transition at most (integer >= 1; default 4; 1: never split). Each segment costs
+        up to a band's ``max_steps`` iterations, so a transition costs up to about ``split_segments`` bands.
+    split_tol : how far below both neighbours an image must lie to be an interior minimum (extensive energy, the
+        model's unit; default 1e-6, far above the roundoff of a total energy of N = 1000 particles, ~1e-12)
 
     ``compute(trajectory)`` takes a dict with ``ihs_positions`` (F, N, d), ``energies`` (F,), ``transitions``,
     ``box``, ``types``, ``T`` (and optionally ``times``, ``start_positions``, ``start_velocities`` to re-run the MD
@@ -144,7 +196,8 @@ class TransitionBarriers:
 
     def __init__(self, model, n_images=9, spring=5.0, ftol=1e-3, max_steps=3000, max_transitions=None,
                  requench_ftol=1e-10, max_step=None, energy_tol=1e-6, x_tol=1e-5, md_window=5, initial="line",
-                 descent_points=256, shortcut=True, plain_steps=None):
+                 descent_points=256, shortcut=True, plain_steps=None, split=False, split_depth=2, split_segments=4,
+                 split_tol=1e-6):
         from .ihs import BASIN_MAX_STEP
         self.model = model
         if isinstance(n_images, bool) or not isinstance(n_images, (int, np.integer)) or n_images < 3:
@@ -185,15 +238,25 @@ class TransitionBarriers:
                 0 <= plain_steps < self.max_steps):
             raise ValueError(f"plain_steps must be an integer in 0..max_steps-1, got {plain_steps!r}")
         self.plain_steps = int(plain_steps)
+        if not isinstance(split, (bool, np.bool_)):
+            raise ValueError(f"split must be True or False, got {split!r}")
+        self.split = bool(split)
+        self.split_depth = _check_int(split_depth, "split_depth", 0)
+        self.split_segments = _check_int(split_segments, "split_segments", 1)
+        self.split_tol = _positive(split_tol, "split_tol")
         self._a = None
 
     def params(self):
         """The options as a dict (what a cache key holds)."""
-        return {"n_images": self.n_images, "spring": self.spring, "ftol": self.ftol, "max_steps": self.max_steps,
+        p = {"n_images": self.n_images, "spring": self.spring, "ftol": self.ftol, "max_steps": self.max_steps,
                 "max_transitions": self.max_transitions, "requench_ftol": self.requench_ftol,
                 "max_step": self.max_step, "energy_tol": self.energy_tol, "x_tol": self.x_tol,
                 "md_window": self.md_window, "initial": self.initial, "descent_points": self.descent_points,
                 "shortcut": self.shortcut, "plain_steps": self.plain_steps}
+        if self.split:   # without splitting, the keys of results stored before the option existed stay valid
+            p.update(split=True, split_depth=self.split_depth, split_segments=self.split_segments,
+                     split_tol=self.split_tol)
+        return p
 
     # --- input ---------------------------------------------------------------------------------------------------
     @staticmethod
@@ -240,7 +303,9 @@ class TransitionBarriers:
                "path_lambda": np.full((n, M), np.nan), "interior_minima": np.zeros(n, dtype=np.int64),
                "md_frame": np.full((n, W), -1, dtype=np.int64), "md_E": np.full((n, W), np.nan),
                "md_lambda": np.full((n, W), np.nan), "wall": np.zeros(n), "T": np.array(T),
-               "init": np.full(n, -1, dtype=np.int64), "init_length": np.full(n, np.nan)}
+               "init": np.full(n, -1, dtype=np.int64), "init_length": np.full(n, np.nan),
+               "n_segments": np.zeros(n, dtype=np.int64), "n_segments_converged": np.zeros(n, dtype=np.int64)}
+        paths, minima, seg_saddles = [None] * n, [np.zeros(0)] * n, [np.zeros(0)] * n
         ends = {}
 
         def end(f):
@@ -300,24 +365,28 @@ class TransitionBarriers:
                 with warnings.catch_warnings():
                     warnings.filterwarnings("ignore", message="neb did not converge", category=RuntimeWarning)
                     try:
-                        res = self._band(neb, a, b, images)
+                        res = self._composite(neb, quench, a, b, images)
                     except FloatingPointError:
                         res = None
                 if res is None:
                     out["status"][j] = _UNCONV
                 else:
                     out["status"][j] = _OK if res.converged else _UNCONV
-                    E = res.energies
+                    if res.converged and any(
+                            not r.saddle_energy > max(r.energies[0], r.energies[-1]) for r in res.segments):
+                        out["status"][j] = _END_HIGHEST     # a segment has not resolved its saddle
                     out["E_saddle"][j] = res.saddle_energy
                     out["forward"][j], out["backward"][j] = res.barrier_forward, res.barrier_backward
-                    out["n_iter"][j] = res.n_iter + getattr(res, "plain_iter", 0)
-                    out["max_force"][j] = max(res.max_perpendicular_force, res.climbing_force)
-                    out["path_s"][j] = res.path_coordinate
-                    out["path_E"][j] = E
-                    dd = (res.path - res.path[0]).reshape(M, -1)
-                    out["path_lambda"][j] = dd @ D.ravel() / (D.ravel() @ D.ravel())
-                    inner = E[1:-1]
-                    out["interior_minima"][j] = int(np.sum((inner < E[:-2]) & (inner < E[2:])))
+                    out["n_iter"][j] = res.n_iter
+                    out["max_force"][j] = max(max(r.max_perpendicular_force, r.climbing_force)
+                                              for r in res.segments)
+                    out["n_segments"][j] = res.n_segments
+                    out["n_segments_converged"][j] = sum(bool(r.converged) for r in res.segments)
+                    P = res.path
+                    dd = (P - P[0]).reshape(P.shape[0], -1)
+                    paths[j] = (res.path_coordinate, res.energies, dd @ D.ravel() / (D.ravel() @ D.ravel()))
+                    minima[j], seg_saddles[j] = res.E_minima, res.saddle_energies
+                    out["interior_minima"][j] = res.interior_minima
             if md is not None:
                 lo = max(0, int(k) - 1 - self.md_window)
                 fr = np.arange(lo, min(md[0].shape[0], int(k) + 1 + self.md_window))
@@ -330,20 +399,44 @@ class TransitionBarriers:
                 bar.update(1)
         if bar is not None:
             bar.close()
+        # the band profiles, padded with nan to the longest path (M images unless a transition was split)
+        width = max([M] + [p[0].size for p in paths if p is not None])
+        nm = max([0] + [m.size for m in minima])
+        for name, w in (("path_s", width), ("path_E", width), ("path_lambda", width), ("E_minima", nm),
+                        ("E_segment_saddles", nm + 1)):
+            out[name] = np.full((n, w), np.nan)
+        for j in range(n):
+            if paths[j] is not None:
+                for name, v in zip(("path_s", "path_E", "path_lambda"), paths[j]):
+                    out[name][j, :v.size] = v
+                out["E_minima"][j, :minima[j].size] = minima[j]
+                out["E_segment_saddles"][j, :seg_saddles[j].size] = seg_saddles[j]
         self._a = _classify(out)
         return self
 
-    def _band(self, neb, a, b, images):
-        """The band from ``images`` (None: the straight line): ``plain_steps`` of plain NEB, then CI-NEB."""
-        plain = 0
-        if self.plain_steps:
-            pre = neb(a, b, self.model, n_images=self.n_images, spring=self.spring, ftol=10 * self.ftol,
-                      max_steps=self.plain_steps, images=images, climb=False)
-            images, plain = pre.path, pre.n_iter
-        res = neb(a, b, self.model, n_images=self.n_images, spring=self.spring, ftol=self.ftol,
-                  max_steps=self.max_steps - plain, images=images)
-        res.plain_iter = plain
-        return res
+    def _composite(self, neb, quench, a, b, images):
+        """The (composite) band from ``images`` (None: the straight line): each band ``plain_steps`` of plain NEB,
+        then CI-NEB, split at its interior minima (:func:`composite_band`)."""
+        box, types = a.box, a.types
+
+        def band(p, q, climb, images, max_steps):
+            return neb(p, q, self.model, n_images=self.n_images, spring=self.spring,
+                       ftol=self.ftol if climb else 10 * self.ftol, max_steps=max_steps, images=images,
+                       climb=climb)
+
+        def minimum(x):
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", category=RuntimeWarning)
+                s, r = quench(System.wrapped(np.asarray(x), box, types), self.model, method="cg",
+                              ftol=self.requench_ftol, max_step=self.max_step)
+            return s, float(r.energy), bool(r.converged)
+
+        def distance(p, q):
+            return float(np.linalg.norm(_min_image(p.positions - q.positions, box), axis=1).max())
+
+        return composite_band(a, b, band, minimum, distance, plain_steps=self.plain_steps, max_steps=self.max_steps,
+                              split=self.split, max_depth=self.split_depth, max_segments=self.split_segments,
+                              dip_tol=self.split_tol, x_tol=self.x_tol, images=images)
 
     def _md_frames(self, traj, tr, box, types, T):
         """(positions (F', N, d), potential energies (F',)) of the MD frames 0..F'-1 (the trajectory's ``frames``
@@ -383,7 +476,14 @@ class TransitionBarriers:
 
     @property
     def arrays(self):
-        """All results as a dict of arrays (per analysed transition, in trajectory order)."""
+        """All results as a dict of arrays (per analysed transition, in trajectory order). Energies are extensive
+        (the model's unit): ``E_a``, ``E_b``, ``E_saddle`` (the highest saddle), ``forward``, ``backward``,
+        ``path_E``, ``md_E``, ``E_minima`` (n, K: the intermediate minima of a composite transition in path order,
+        nan-padded), ``E_segment_saddles`` (n, K + 1: each segment's climbing image); ``n_segments`` (0: no band
+        result: skipped, or the band hit overlapping particles; 1: one band; S > 1: a composite of S bands),
+        ``n_segments_converged`` (of them, the bands that converged); ``path_s``/``path_E``/``path_lambda`` (n, P),
+        P = M or, when a transition was split, the longest S (M - 1) + 1, nan-padded; ``interior_minima``: images
+        still below both neighbours inside the segments' bands (junctions not counted)."""
         self._require()
         return dict(self._a)
 
@@ -395,7 +495,9 @@ class TransitionBarriers:
     @property
     def status(self):
         """Per transition: a key of :data:`STATUS` (0 converged, 1 unconverged, 2 same minimum, 3 energy
-        mismatch, 4 end is highest: converged, but the climbing image is not above both ends)."""
+        mismatch, 4 end is highest: converged, but the climbing image is not above both ends). A composite
+        transition (``n_segments`` > 1) is converged if all its segments' bands converged, unconverged if one did
+        not, and end is highest if a segment's climbing image is not above both of its ends."""
         self._require()
         return self._a["status"].copy()
 
@@ -427,6 +529,230 @@ class TransitionBarriers:
         return np.concatenate([self.forward[ok], self.backward[ok]]) / self.T
 
 
+# ---------------------------------------------------------------------------------------------------------------------
+# composite transitions: a band split at its interior minima
+# ---------------------------------------------------------------------------------------------------------------------
+
+def _check_int(value, name, minimum):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def interior_minima(energies, tol=0.0):
+    """Indices i (1..M-2) of the images below both neighbours by more than ``tol`` (energy):
+    E_i < E_{i-1} - tol and E_i < E_{i+1} - tol, in band order.
+
+    >>> interior_minima([0.0, 2.0, 1.0, 3.0, 0.5]).tolist()
+    [2]
+    """
+    E = np.asarray(energies, dtype=float)
+    if E.size < 3:
+        return np.zeros(0, dtype=np.int64)
+    inner = E[1:-1]
+    return np.flatnonzero((inner < E[:-2] - tol) & (inner < E[2:] - tol)) + 1
+
+
+class CompositeBand:
+    """What :func:`composite_band` found: the bands of the segments A = M_0 -> M_1 -> ... -> M_S = B, in order.
+
+    ``segments``: the band results (``NEBResult``-like: ``path``, ``energies``, ``path_coordinate``,
+    ``saddle_energy``, ``converged``, ...); ``minima``: the S - 1 intermediate minima (as the quench returned them),
+    ``E_minima`` their energies; ``n_iter``: FIRE iterations of every band run, including the bands that were split
+    (the cost); ``depth``: the deepest split level reached (0: not split). Energies in the landscape's unit
+    (extensive for a model)."""
+
+    def __init__(self, segments, minima, E_minima, n_iter, depth):
+        self.segments = list(segments)
+        self.minima = list(minima)
+        self.E_minima = np.asarray(E_minima, dtype=float)
+        self.n_iter = int(n_iter)
+        self.depth = int(depth)
+
+    @property
+    def n_segments(self):
+        return len(self.segments)
+
+    @property
+    def converged(self):
+        """Every segment's band converged."""
+        return all(bool(r.converged) for r in self.segments)
+
+    @property
+    def E_a(self):
+        return float(self.segments[0].energies[0])
+
+    @property
+    def E_b(self):
+        return float(self.segments[-1].energies[-1])
+
+    @property
+    def saddle_energies(self):
+        """The climbing image's energy of each segment, shape (S,)."""
+        return np.array([r.saddle_energy for r in self.segments])
+
+    @property
+    def saddle_energy(self):
+        """The highest saddle over all segments: max_s E_saddle,s."""
+        return float(self.saddle_energies.max())
+
+    @property
+    def barrier_forward(self):
+        """max_s E_saddle,s - E_A."""
+        return self.saddle_energy - self.E_a
+
+    @property
+    def barrier_backward(self):
+        """max_s E_saddle,s - E_B."""
+        return self.saddle_energy - self.E_b
+
+    @property
+    def energies(self):
+        """The segments' image energies laid end to end (a junction, an intermediate minimum, once)."""
+        return np.concatenate([np.asarray(r.energies)[(s > 0):] for s, r in enumerate(self.segments)])
+
+    @property
+    def path_coordinate(self):
+        """Cumulative distance along the segments' bands (length), 0 at A."""
+        out, s0 = [], 0.0
+        for s, r in enumerate(self.segments):
+            c = np.asarray(r.path_coordinate)
+            out.append(s0 + c[(s > 0):])
+            s0 += c[-1]
+        return np.concatenate(out)
+
+    @property
+    def path(self):
+        """The segments' images laid end to end, continuous: each segment is shifted so that it starts where the
+        previous one ended (for a periodic system: by whole box lengths per particle)."""
+        out, last = [], None
+        for s, r in enumerate(self.segments):
+            P = np.asarray(r.path)
+            if last is not None:
+                P = P + (last - P[0])
+            out.append(P[(s > 0):])
+            last = P[-1]
+        return np.concatenate(out)
+
+    @property
+    def starts(self):
+        """Index of each segment's first image in :attr:`path`, shape (S,)."""
+        n = [len(r.energies) - 1 for r in self.segments]
+        return np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.int64)
+
+    @property
+    def interior_minima(self):
+        """Interior minima left inside the segments' bands (their junctions not counted)."""
+        return int(sum(interior_minima(r.energies).size for r in self.segments))
+
+
+def composite_band(a, b, band, quench, distance, *, plain_steps, max_steps, split=True, max_depth=2,
+                   max_segments=4, dip_tol=1e-6, x_tol=1e-5, images=None):
+    """A band from minimum ``a`` to minimum ``b``, split at its interior minima into segments (AutoNEB-like).
+
+    Each band runs in two stages: ``plain_steps`` FIRE iterations of a plain NEB (no climbing image; skipped when
+    0), then the climbing-image band from where that got, within ``max_steps`` in all. Where a band may still be
+    split (``split``, its depth below ``max_depth`` and fewer than ``max_segments`` segments so far), its images
+    that lie below both neighbours by more than ``dip_tol`` (energy) are quenched: after the plain stage, and
+    again after the climbing stage if that did not converge. A quenched minimum M is kept if the quench converged,
+    its energy is below that of its image, and it is farther than ``x_tol`` (``distance``) from both ends and from
+    the minima already kept; then the band is abandoned and each segment between consecutive minima (ends
+    included, in band order) gets a band of its own, one level deeper, the same way (same image count and iteration
+    caps; the straight line as its start). At most ``max_segments`` segments in all: if more minima are found than
+    the remaining budget allows, the lowest ones are kept.
+
+    Parameters
+    ----------
+    a, b : the end minima, in whatever form the callables take (arrays, Systems)
+    band : callable ``band(p, q, climb=..., images=..., max_steps=...)`` -> a band result with ``path`` (M,
+        ...), ``energies`` (M,), ``path_coordinate``, ``saddle_energy``, ``converged``, ``n_iter``, e.g.
+        ``functools.partial(meso_kernels.neb.neb, energy_forces=f, n_images=9)`` (``images`` None: the straight
+        line)
+    quench : callable ``quench(x) -> (minimum, energy, converged)`` for an image ``x`` (a row of ``path``)
+    distance : callable ``distance(p, q)`` -> largest particle displacement between two minima (length)
+    plain_steps, max_steps : iterations of the plain stage (>= 0) and of each band in all (> plain_steps)
+    split : False: one band, never split
+    max_depth : split levels at most (integer >= 0; 0: never split; default 2)
+    max_segments : segments at most (integer >= 1; 1: never split; default 4)
+    dip_tol : energy by which an interior image must lie below both neighbours (> 0; default 1e-6, in the
+        landscape's unit: keep it above the roundoff of the total energy)
+    x_tol : minima closer than this are one minimum (length, > 0; default 1e-5)
+    images : initial band of the top-level band (None: the straight line)
+
+    Returns a :class:`CompositeBand`. Exceptions of ``band`` (e.g. FloatingPointError) propagate.
+    """
+    max_depth = _check_int(max_depth, "max_depth", 0)
+    max_segments = _check_int(max_segments, "max_segments", 1)
+    plain_steps = _check_int(plain_steps, "plain_steps", 0)
+    max_steps = _check_int(max_steps, "max_steps", 1)
+    if plain_steps >= max_steps:
+        raise ValueError(f"plain_steps must be an integer in 0..max_steps-1, got {plain_steps!r}")
+    dip_tol = _positive(dip_tol, "dip_tol")
+    x_tol = _positive(x_tol, "x_tol")
+    state = {"n_iter": 0, "segments": 1, "depth": 0}
+
+    def may_split(depth):
+        return split and depth < max_depth and state["segments"] < max_segments
+
+    def find(res, p, q):
+        """The distinct intermediate minima (minimum, energy) from the band's interior minima, in band order."""
+        E = np.asarray(res.energies, dtype=float)
+        kept = []
+        for i in interior_minima(E, dip_tol):
+            m, e, ok = quench(np.asarray(res.path[i]))
+            if not (ok and math.isfinite(e) and e < E[i]):
+                continue
+            if min(distance(m, p), distance(m, q)) <= x_tol or any(distance(m, k[0]) <= x_tol for k in kept):
+                continue
+            kept.append((m, float(e), len(kept)))
+        room = max_segments - state["segments"]
+        if len(kept) > room:             # the lowest ones, back in band order
+            kept = sorted(sorted(kept, key=lambda k: k[1])[:room], key=lambda k: k[2])
+        return [(m, e) for m, e, _ in kept]
+
+    def solve(p, q, depth, start):
+        """(segment results, minima, their energies) of the band p -> q."""
+        state["depth"] = max(state["depth"], depth)
+        plain = 0
+        if plain_steps:
+            pre = band(p, q, climb=False, images=start, max_steps=plain_steps)
+            state["n_iter"] += pre.n_iter
+            plain = pre.n_iter
+            if may_split(depth):
+                mins = find(pre, p, q)
+                if mins:
+                    return divide(p, q, mins, depth)
+            start = pre.path
+        res = band(p, q, climb=True, images=start, max_steps=max_steps - plain)
+        state["n_iter"] += res.n_iter
+        try:
+            res.plain_iter = plain
+        except AttributeError:
+            pass
+        if not res.converged and may_split(depth):
+            mins = find(res, p, q)
+            if mins:
+                return divide(p, q, mins, depth)
+        return [res], [], []
+
+    def divide(p, q, mins, depth):
+        state["segments"] += len(mins)
+        ends = [p] + [m for m, _ in mins] + [q]
+        segs, ms, es = [], [], []
+        for s in range(len(ends) - 1):
+            r, m, e = solve(ends[s], ends[s + 1], depth + 1, None)
+            segs += r
+            ms += m
+            es += e
+            if s < len(mins):
+                ms.append(mins[s][0])
+                es.append(mins[s][1])
+        return segs, ms, es
+
+    segs, ms, es = solve(a, b, 0, images)
+    return CompositeBand(segs, ms, es, state["n_iter"], state["depth"])
+
+
 def summarize_barriers(barriers_over_T, confidence=0.9, n_resamples=2000, seed=0):
     """Median of ΔE/T with a bootstrap (percentile) interval, and the fraction of barriers below T.
 
@@ -452,6 +778,15 @@ def summarize_barriers(barriers_over_T, confidence=0.9, n_resamples=2000, seed=0
     return out
 
 
+def band_profile(arrays, j):
+    """(s, E) of transition ``j``'s band (path length, length; energy, extensive), the nan padding dropped: M
+    images, or for a composite transition its S segments laid end to end (S (M - 1) + 1 points, each intermediate
+    minimum once)."""
+    s, E = np.asarray(arrays["path_s"][j], dtype=float), np.asarray(arrays["path_E"][j], dtype=float)
+    k = int(np.flatnonzero(np.isfinite(s))[-1]) + 1 if np.isfinite(s).any() else 0
+    return s[:k], E[:k]
+
+
 def chain_profiles(arrays, max_count=None):
     """Successive bands chained into one landscape profile: (s, E - E_A of the first, breaks).
 
@@ -464,11 +799,11 @@ def chain_profiles(arrays, max_count=None):
     st = np.asarray(arrays["status"])
     used = 0
     for j in range(st.size):
-        if st[j] != _OK or not np.all(np.isfinite(arrays["path_E"][j])):
+        s, E = band_profile(arrays, j)
+        if st[j] != _OK or E.size < 2 or not np.all(np.isfinite(E)):
             if s_all:
                 breaks.append(s0)
             continue
-        s, E = np.asarray(arrays["path_s"][j]), np.asarray(arrays["path_E"][j])
         if e_ref is None:
             e_ref = E[0]
         elif last_end is not None and abs(E[0] - last_end) > 1e-6:

@@ -182,3 +182,189 @@ def test_a_band_topped_by_an_end_gives_no_barrier(pair):
     again = TransitionBarriers.from_arrays(m, arr, md_window=0, **BAND)
     assert again.counts()["end is highest"] == 1 and again.counts()["converged"] == 0
     assert again.barriers_over_T().size == 0
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# composite transitions: a band split at its interior minima (composite_band), on analytic landscapes
+# ---------------------------------------------------------------------------------------------------------------------
+
+def _mb_point(x):
+    from meso_kernels.neb import muller_brown
+    e, f = muller_brown(x[0])
+    return e, f[None]
+
+
+def _newton(grad, guess, h=1e-6):
+    """A stationary point of an analytic landscape by Newton's method on its analytic gradient (central-difference
+    Jacobian): the reference, independent of the band code."""
+    p = np.array(guess, dtype=float)
+    for _ in range(50):
+        J = np.column_stack([(grad(p + h * e) - grad(p - h * e)) / (2 * h) for e in np.eye(p.size)])
+        step = np.linalg.solve(J, grad(p))
+        p -= step
+        if np.abs(step).max() < 1e-14:
+            break
+    assert np.linalg.norm(grad(p)) < 1e-10
+    return p
+
+
+def _analytic(energy_forces, n_images=9, spring=10.0, dt_max=0.02, ftol=1e-8):
+    """(band, quench, distance) callables for composite_band on a 2D landscape ``energy_forces(x (2,))``."""
+    from meso_kernels.minimize import cg
+    from meso_kernels.neb import neb
+    calls = []
+
+    def band(p, q, climb, images, max_steps):
+        return neb(p, q, energy_forces=energy_forces, n_images=n_images, spring=spring, dt_max=dt_max,
+                   ftol=ftol if climb else 10 * ftol, climb=climb, images=images, max_steps=max_steps)
+
+    def quench(x):
+        calls.append(np.array(x))
+        r = cg(lambda y: (lambda e, f: (e, f[None]))(*energy_forces(y[0])), np.asarray(x)[None], ftol=1e-11)
+        return r.x[0], r.energy, r.converged
+
+    def distance(p, q):
+        return float(np.abs(np.asarray(p) - np.asarray(q)).max())
+
+    return band, quench, distance, calls
+
+
+def _mb():
+    from meso_kernels.neb import muller_brown
+    grad = lambda p: -muller_brown(p)[1]     # noqa: E731
+    pts = {k: _newton(grad, g) for k, g in (("A", (-0.558, 1.442)), ("B", (0.623, 0.028)), ("C", (-0.050, 0.467)),
+                                            ("AC", (-0.822, 0.624)), ("CB", (0.212, 0.293)))}
+    return muller_brown, pts, {k: float(muller_brown(p)[0]) for k, p in pts.items()}
+
+
+@pytest.mark.filterwarnings("ignore:neb did not converge")
+def test_composite_band_splits_muller_brown_at_its_intermediate_minimum():
+    """A -> B on the Müller–Brown surface passes through minimum C: the relaxed band has an interior minimum there,
+    the split finds C, each segment's climbing image reaches its saddle (Newton's, to 1e-6), and the composite
+    barrier is the higher saddle minus each end's energy."""
+    from meso_kernels.analysis.barriers import composite_band
+    mb, P, E = _mb()
+    band, quench, distance, _ = _analytic(mb)
+    res = composite_band(P["A"], P["B"], band, quench, distance, plain_steps=1000, max_steps=20_000)
+    assert res.n_segments == 2 and res.depth == 1 and res.converged
+    assert len(res.minima) == 1 and np.abs(res.minima[0] - P["C"]).max() < 1e-6
+    assert res.E_minima[0] == pytest.approx(E["C"], abs=1e-9)
+    for seg, name in zip(res.segments, ("AC", "CB")):
+        assert np.abs(seg.saddle - P[name]).max() < 1e-6
+        assert seg.saddle_energy == pytest.approx(E[name], abs=1e-6)
+    assert np.allclose(res.saddle_energies, [E["AC"], E["CB"]], atol=1e-6)
+    assert res.barrier_forward == pytest.approx(E["AC"] - E["A"], abs=1e-6)      # the higher saddle, A-C
+    assert res.barrier_backward == pytest.approx(E["AC"] - E["B"], abs=1e-6)
+    # the segments laid end to end: 2 (M - 1) + 1 images, C once, at the junction
+    assert res.path.shape == (17, 2) and res.energies.shape == (17,) and res.starts.tolist() == [0, 8]
+    assert np.abs(res.path[8] - P["C"]).max() < 1e-6 and np.all(np.diff(res.path_coordinate) > 0)
+    assert res.interior_minima == 0
+    # B -> A: the highest saddle is now the last segment's; the barriers swap
+    rev = composite_band(P["B"], P["A"], band, quench, distance, plain_steps=1000, max_steps=20_000)
+    assert rev.n_segments == 2 and rev.converged and np.abs(rev.minima[0] - P["C"]).max() < 1e-6
+    assert np.allclose(rev.saddle_energies, [E["CB"], E["AC"]], atol=1e-6)
+    assert rev.barrier_forward == pytest.approx(res.barrier_backward, abs=1e-6)
+    assert rev.barrier_backward == pytest.approx(res.barrier_forward, abs=1e-6)
+    # without splitting: one band, which does not resolve the C -> B saddle
+    one = composite_band(P["A"], P["B"], band, quench, distance, plain_steps=1000, max_steps=20_000, split=False)
+    assert one.n_segments == 1 and one.depth == 0 and one.interior_minima >= 1
+
+
+def test_composite_band_without_interior_minimum_is_the_plain_band():
+    """A -> C on Müller–Brown is elementary: no image is quenched, one segment, the same band as without splitting
+    (to the bit: the same calls), at Newton's saddle."""
+    from meso_kernels.analysis.barriers import composite_band
+    mb, P, E = _mb()
+    band, quench, distance, calls = _analytic(mb)
+    res = composite_band(P["A"], P["C"], band, quench, distance, plain_steps=1000, max_steps=20_000)
+    assert calls == [] and res.n_segments == 1 and res.depth == 0 and res.converged and res.E_minima.size == 0
+    off = composite_band(P["A"], P["C"], band, quench, distance, plain_steps=1000, max_steps=20_000, split=False)
+    assert res.saddle_energy == off.saddle_energy and np.array_equal(res.path, off.path)
+    assert res.saddle_energy == pytest.approx(E["AC"], abs=1e-6)
+    assert res.barrier_forward == pytest.approx(E["AC"] - E["A"], abs=1e-6)
+    assert res.barrier_backward == pytest.approx(E["AC"] - E["C"], abs=1e-6)
+    assert res.n_iter == res.segments[0].n_iter + res.segments[0].plain_iter
+
+
+def _washboard(x):
+    """E = -cos(2 pi x) + 2 (y - g(x))², g(x) = 0.3 sin(2 pi x / 5): minima at x = 0..5 on y = g(x) (E = -1), saddles
+    at the half-integers (E = +1, exactly: both terms' gradients vanish there)."""
+    x0, y0 = x
+    g = 0.3 * np.sin(2 * np.pi * x0 / 5)
+    dg = 0.3 * 2 * np.pi / 5 * np.cos(2 * np.pi * x0 / 5)
+    e = -np.cos(2 * np.pi * x0) + 2 * (y0 - g) ** 2
+    fx = -(2 * np.pi * np.sin(2 * np.pi * x0) - 4 * (y0 - g) * dg)
+    fy = -4 * (y0 - g)
+    return float(e), np.array([fx, fy])
+
+
+@pytest.mark.filterwarnings("ignore:neb did not converge")
+def test_composite_band_respects_its_limits():
+    """Six minima in a row (four intermediate ones): with room enough every segment is elementary (its saddle at
+    E = 1 to 1e-6, the composite barrier 2); the depth and segment limits are never exceeded; bad limits are
+    refused, naming the parameter."""
+    from meso_kernels.analysis.barriers import composite_band
+    band, quench, distance, _ = _analytic(_washboard, dt_max=0.1)
+    a, b = np.array([0.0, 0.0]), np.array([5.0, 0.0])
+    kw = dict(plain_steps=1000, max_steps=5000)
+    full = composite_band(a, b, band, quench, distance, max_depth=5, max_segments=10, **kw)
+    assert full.n_segments == 5 and full.converged
+    assert np.allclose(sorted(m[0] for m in full.minima), [1, 2, 3, 4], atol=1e-6)
+    assert np.allclose(full.E_minima, -1, atol=1e-9)
+    assert np.allclose(full.saddle_energies, 1.0, atol=1e-6)
+    assert full.barrier_forward == pytest.approx(2.0, abs=1e-6) and full.barrier_backward == pytest.approx(2, abs=1e-6)
+    for depth in (0, 1, 2):
+        r = composite_band(a, b, band, quench, distance, max_depth=depth, max_segments=10, **kw)
+        assert r.depth <= depth and len(r.minima) == r.n_segments - 1
+        assert (r.n_segments == 1) == (depth == 0)     # the one band of depth 0 runs away (composite, unsplit)
+    for cap in (1, 2, 3):
+        r = composite_band(a, b, band, quench, distance, max_depth=5, max_segments=cap, **kw)
+        assert r.n_segments <= cap and len(r.minima) == r.n_segments - 1
+        assert (r.n_segments == 1) == (cap == 1)
+        if cap > 1:                                    # the segments end in the washboard's minima
+            assert np.allclose([m[0] for m in r.minima], np.round([m[0] for m in r.minima]), atol=1e-6)
+    for bad, match in (({"max_depth": -1}, "max_depth"), ({"max_segments": 0}, "max_segments"),
+                       ({"dip_tol": 0.0}, "dip_tol"), ({"max_depth": 1.5}, "max_depth")):
+        with pytest.raises(ValueError, match=match):
+            composite_band(a, b, band, quench, distance, **(kw | bad))
+
+
+def test_transition_barriers_split_option(pair):
+    """An elementary transition of the glass is one segment with or without splitting, with the same results; the
+    split options are refused when bad; arrays stored before composite bands are read back as one segment each."""
+    m, a, b, ea, eb = pair
+    on = TransitionBarriers(m, md_window=0, split=True, **BAND).compute(_traj(pair, "AB")).arrays
+    off = TransitionBarriers(m, md_window=0, **BAND).compute(_traj(pair, "AB")).arrays
+    assert on["n_segments"].tolist() == [1] and off["n_segments"].tolist() == [1]
+    assert on["n_segments_converged"].tolist() == [1]
+    assert on["E_minima"].shape == (1, 0) and on["E_segment_saddles"][0, 0] == on["E_saddle"][0]
+    for k in ("status", "forward", "backward", "path_E", "path_s", "n_iter"):
+        assert np.array_equal(on[k], off[k]), k
+    old = {k: v for k, v in on.items() if k not in ("n_segments", "E_minima", "E_segment_saddles")}
+    again = TransitionBarriers.from_arrays(m, old, md_window=0, **BAND).arrays
+    assert again["n_segments"].tolist() == [1] and again["E_segment_saddles"][0, 0] == on["E_saddle"][0]
+    assert again["n_segments_converged"].tolist() == [1]
+    p = TransitionBarriers(m, split=True).params()
+    assert p["split"] is True and p["split_depth"] == 2 and p["split_segments"] == 4
+    # off by default, and then the cache keys of results stored before the option existed are unchanged
+    assert not any(k.startswith("split") for k in TransitionBarriers(m).params())
+    for kw, match in (({"split_depth": -1}, "split_depth"), ({"split_segments": 0}, "split_segments"),
+                      ({"split_tol": 0.0}, "split_tol"), ({"split": "yes"}, "split")):
+        with pytest.raises(ValueError, match=match):
+            TransitionBarriers(m, **kw)
+
+
+def test_profiles_of_composite_transitions():
+    """A composite transition's profile is its segments laid end to end (nan padding dropped); chaining it with a
+    one-segment band needs no break where the ends match."""
+    from meso_kernels.analysis.barriers import band_profile
+    nan = np.nan
+    arrays = {"status": np.array([0, 0]),
+              "path_s": np.array([[0, 1, 2, 3, 4], [0, 1, 2, nan, nan]], float),
+              "path_E": np.array([[0, 2, -1, 1, -0.5], [-0.5, 0.5, 0.0, nan, nan]], float)}
+    s, E = band_profile(arrays, 0)
+    assert s.size == 5 and E[-1] == -0.5
+    s, E = band_profile(arrays, 1)
+    assert s.tolist() == [0, 1, 2] and E.tolist() == [-0.5, 0.5, 0.0]
+    s, E, breaks = chain_profiles(arrays)
+    assert s.tolist() == [0, 1, 2, 3, 4, 4, 5, 6] and breaks == [] and E[-1] == 0.0
