@@ -509,7 +509,7 @@ def _initial_band(images, A, B, shape, nd, land):
 
 
 def neb(start, end, model=None, *, energy_forces=None, displacement=None, n_images=None, spring=5.0, climb=True,
-        ftol=1e-6, max_steps=20_000, end_ftol=None, skin=0.3, images=None, **fire_options):
+        ftol=1e-6, max_steps=20_000, end_ftol=None, skin=0.3, images=None, monitor=None, **fire_options):
     """Climbing-image nudged elastic band between two minima ``start`` and ``end`` (see the module docstring).
 
     Parameters
@@ -551,6 +551,10 @@ def neb(start, end, model=None, *, energy_forces=None, displacement=None, n_imag
         ``end`` (each particle's minimum-image displacement interpolated linearly). A path that follows the
         landscape (e.g. :mod:`meso_kernels.analysis.bandpath`: two descent paths joined where the dynamics crossed)
         converges where the straight line, cutting through other basins, often does not.
+    monitor : callable, optional
+        ``monitor(energies) -> bool``, called after each FIRE iteration with a copy of the M image energies (the
+        ends included; energy): True stops the band there, not converged (message "stopped by monitor"). E.g. a
+        runaway guard on the climbing image (:mod:`meso_kernels.analysis.barriers`). Default: none.
     **fire_options
         Passed to :func:`meso_kernels.minimize.fire` (:data:`FIRE_OPTIONS`: ``dt_start``, ``dt_max``, ``max_step``,
         ...; time in the landscape's units with unit masses, ``max_step`` in length per particle); its defaults
@@ -590,6 +594,8 @@ def neb(start, end, model=None, *, energy_forces=None, displacement=None, n_imag
     end_ftol = ftol if end_ftol is None else _check_number("end_ftol", end_ftol)
     if not isinstance(climb, (bool, np.bool_)):
         raise ValueError(f"climb must be True or False, got {climb!r}")
+    if monitor is not None and not callable(monitor):
+        raise ValueError(f"monitor must be None or callable energies -> bool, got {type(monitor).__name__}")
     unknown = sorted(set(fire_options) - set(FIRE_OPTIONS))
     if unknown:
         raise ValueError(f"unknown option(s) {', '.join(unknown)}; allowed: the parameters of neb and the FIRE "
@@ -653,7 +659,7 @@ def neb(start, end, model=None, *, energy_forces=None, displacement=None, n_imag
         Y0, B = _initial_band(images, A, B, shape, nd, land)
     band = _Band(land, A, B, float(E_ends[0]), float(E_ends[1]), M, spring, climb)
     m = M - 2
-    state = {"converged": False}
+    state = {"converged": False, "stopped": False}
 
     def fire_forces(y):
         fneb = band.evaluate(y.reshape((m,) + nd))
@@ -662,6 +668,9 @@ def neb(start, end, model=None, *, energy_forces=None, displacement=None, n_imag
     def stop(k, y, E, F):
         if band.criterion() < ftol:
             state["converged"] = True
+            return True
+        if monitor is not None and monitor(band.E.copy()):
+            state["stopped"] = True
             return True
         return False
 
@@ -680,7 +689,9 @@ def neb(start, end, model=None, *, energy_forces=None, displacement=None, n_imag
                        callback=stop, **fire_options)
             Y = res.x.reshape((m,) + nd)
             n_iter = res.n_iter
-            if not state["converged"]:
+            if state["stopped"]:
+                msg = f"stopped by monitor after {res.n_iter} iterations"
+            elif not state["converged"]:
                 msg = f"max_steps={max_steps} reached"
             elif climb:
                 msg = "max NEB force and climbing image's force < ftol"

@@ -173,6 +173,7 @@ def test_glass_transition_between_neighbouring_inherent_structures(neighbours):
     ({"end_ftol": -1.0}, "end_ftol"),
     ({"climb": "yes"}, "climb"),
     ({"callback": print}, "unknown option.*allowed"),
+    ({"monitor": 1.0}, "monitor must be None or callable"),
 ])
 def test_refuses_bad_parameters(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -198,6 +199,24 @@ def test_not_converged_warns():
     with pytest.warns(RuntimeWarning, match="neb did not converge"):
         res = neb(MINIMA["A"], MINIMA["C"], energy_forces=muller_brown, max_steps=3, **MB)
     assert not res.converged and res.n_iter == 3 and "max_steps" in res.message
+
+
+def test_monitor_sees_the_energies_and_stops_the_band():
+    """``monitor(energies)`` is called after every iteration with the M image energies; True stops the band there,
+    not converged; a monitor that never stops leaves the band as without it (to the bit)."""
+    seen = []
+
+    def monitor(E):
+        seen.append(E)
+        return len(seen) == 5
+
+    with pytest.warns(RuntimeWarning, match="stopped by monitor"):
+        res = neb(MINIMA["A"], MINIMA["C"], energy_forces=muller_brown, monitor=monitor, **MB)
+    assert not res.converged and res.n_iter == 5 and len(seen) == 5 and seen[0].shape == (9,)
+    assert np.array_equal(seen[-1], res.energies)
+    free = neb(MINIMA["A"], MINIMA["C"], energy_forces=muller_brown, monitor=lambda E: False, **MB)
+    plain = neb(MINIMA["A"], MINIMA["C"], energy_forces=muller_brown, **MB)
+    assert free.converged and np.array_equal(free.path, plain.path) and free.n_iter == plain.n_iter
 
 
 def test_refuses_mismatched_or_unquenched_systems():

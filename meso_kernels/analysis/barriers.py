@@ -90,9 +90,34 @@ stage then takes the highest interior image, the one next to A, and drives it up
 the far wall of A's basin: 10^4 T after 3000 iterations, with FIRE's dt_max = 0.4 as with 0.03 (the largest
 Hessian eigenvalue at A is 1520, so a time step is not the cause). A climbing image therefore needs an interior
 maximum above both ends of its band; where the band is monotonic from an end, that end's barrier is below the band's
-resolution and is the quantity to report (not a failed band). Handling this, and then switching ``split`` on for
-the Fig. 8 page (its stored results would be recomputed: about 4-5 times the present 25 CPU-minutes), is the next
-step; the page still runs single bands (``split=False``).
+resolution and is the quantity to report (not a failed band).
+
+``climb="auto"`` (opt-in; the default ``"always"`` keeps the behaviour above, and the keys of stored results) does
+this for every band, a segment's band included: after the plain stage it climbs only if the relaxed plain band has
+an interior image above both neighbours and above both ends (:func:`interior_maximum`). Otherwise the band is a
+*barrierless exit* (:data:`STATUS` 5; :class:`BarrierlessBand`): no image climbs, the barrier from the higher end
+is recorded as 0 and that from the lower end as E_high - E_low (extensive energies). The 0 is not a measured
+number but a bound: the exit barrier is smaller than what the band resolves (the energy change over one image
+spacing next to that end), and the plain band already relaxed perpendicular to the path. For
+the statistic the page reports, the fraction of barriers below T, that is all that matters: such a barrier is
+below T, and dropping it as unconverged (as "always" does, after the runaway) would bias the fraction low; so a
+barrierless exit counts as measured in :meth:`TransitionBarriers.barriers_over_T` (and so in
+:func:`summarize_barriers` and the page's statistics) and in :func:`chain_profiles`. (A band whose maximum is an
+end only because it is poorly relaxed would also be classified so; the plain stage stops early once its forces
+are below 10 ftol, and otherwise runs ``plain_steps`` iterations.) A band that does climb is guarded: once its
+climbing image has stayed more than ``runaway_tol`` T (default 10 T) above the plain band's highest image for
+:data:`RUNAWAY_ITERATIONS` (100) successive FIRE iterations (FIRE's first few overshoot), or ends there, the band
+stops (:func:`~meso_kernels.neb.neb`'s ``monitor``) and counts as unconverged (``n_segments_runaway`` > 0), not
+as a barrier of thousands of T. The tolerance is in units of T, the unit of the statistic: the plain band's
+highest interior image lies within one image spacing of the ridge, so a climbing image that converges gains a
+fraction of the barrier (on Müller–Brown with 9 images: 3.1 above the plain band's highest image, 3 % of the
+A-C barrier of 106, overshooting to 3.4 on the way; on the tests' 2D IPL glass, N = 80, 7 images, T = 0.5:
+0.11 T, after an overshoot to 32 T in FIRE's first 3 iterations; not yet measured on the campaign's bands), while
+the runaways reach 10^3-10^4 T; a climb of more than 10 T above a relaxed band says that the band is far from a
+minimum-energy path, not that it measured a barrier (such a barrier would be above T anyway). Handling
+this on the Fig. 8 page (``climb="auto"``, and ``split=True``: its stored results would be recomputed, about 4-5
+times the present 25 CPU-minutes) is the next step; the page still runs single bands (``split=False``) that
+always climb.
 
 >>> import numpy as np
 >>> summarize_barriers([0.5, 2.0, 3.0, 0.1], seed=0)["below_T"]
@@ -107,12 +132,26 @@ import numpy as np
 from ..system import System
 
 __all__ = ["TransitionBarriers", "STATUS", "INITIAL", "summarize_barriers", "chain_profiles", "band_profile",
-           "composite_band", "CompositeBand", "interior_minima"]
+           "composite_band", "CompositeBand", "interior_minima", "interior_maximum", "BarrierlessBand", "CLIMB",
+           "RUNAWAY_ITERATIONS"]
 
 #: what happened to each transition: a band was run (converged or not), or it was skipped. A composite transition
-#: (split into segments, ``n_segments`` > 1) is *converged* when every segment's band converged
-STATUS = {0: "converged", 1: "unconverged", 2: "same minimum", 3: "energy mismatch", 4: "end is highest"}
-_OK, _UNCONV, _SAME, _MISMATCH, _END_HIGHEST = 0, 1, 2, 3, 4
+#: (split into segments, ``n_segments`` > 1) is *converged* when every segment's band converged. *barrierless exit*
+#: (only with ``climb="auto"``): the relaxed plain band has no interior maximum above both ends, so no image climbed;
+#: the exit from the higher end is recorded as a barrier 0 (below the band's resolution), that from the lower end as
+#: E_high - E_low; it is a measured barrier, like *converged* (see "Why bands run away" in the module docstring)
+STATUS = {0: "converged", 1: "unconverged", 2: "same minimum", 3: "energy mismatch", 4: "end is highest",
+          5: "barrierless exit"}
+_OK, _UNCONV, _SAME, _MISMATCH, _END_HIGHEST, _BARRIERLESS = 0, 1, 2, 3, 4, 5
+#: the statuses that give a barrier (:meth:`TransitionBarriers.barriers_over_T`)
+_MEASURED = (_OK, _BARRIERLESS)
+#: with ``climb="auto"``: a climbing stage stops once its highest image has stayed more than ``runaway_tol`` above
+#: the plain band's highest image for this many successive FIRE iterations. Its first few iterations overshoot (on
+#: the test glass, 2D IPL N = 80, T = 0.5: up to 32 T above the plain band's highest image for 3 iterations, on a
+#: band that then converged at a saddle 0.8 T above A); a runaway stays up for thousands
+RUNAWAY_ITERATIONS = 100
+#: values of the ``climb`` option (:class:`TransitionBarriers`, :func:`composite_band`)
+CLIMB = ("always", "auto")
 
 
 def _classify(out):
@@ -128,6 +167,8 @@ def _classify(out):
         out["E_minima"] = np.full((n, 0), np.nan)
         out["E_segment_saddles"] = np.where(out["n_segments"][:, None] > 0,
                                             np.asarray(out["E_saddle"], dtype=float)[:, None], np.nan)
+    if "n_segments_runaway" not in out:     # arrays of a run before the runaway guard (climb="auto") existed
+        out["n_segments_runaway"] = np.zeros(n, dtype=np.int64)
     if st.size:
         top = np.fmax(np.asarray(out["E_a"], dtype=float), np.asarray(out["E_b"], dtype=float))
         st[(st == _OK) & ~(np.asarray(out["E_saddle"], dtype=float) > top)] = _END_HIGHEST
@@ -146,6 +187,12 @@ def _positive(value, name):
     if not ok:
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
     return float(value)
+
+
+def _check_climb(climb):
+    if not isinstance(climb, str) or climb not in CLIMB:
+        raise ValueError(f"climb must be one of {', '.join(repr(c) for c in CLIMB)}, got {climb!r}")
+    return climb
 
 
 def _min_image(d, box):
@@ -186,6 +233,14 @@ class TransitionBarriers:
         up to a band's ``max_steps`` iterations, so a transition costs up to about ``split_segments`` bands.
     split_tol : how far below both neighbours an image must lie to be an interior minimum (extensive energy, the
         model's unit; default 1e-6, far above the roundoff of a total energy of N = 1000 particles, ~1e-12)
+    climb : when a band's climbing stage runs: "always" (default: after the plain stage, whatever the band looks
+        like) or "auto" (only where the relaxed plain band has an interior image above both neighbours and both
+        ends; otherwise the band is a *barrierless exit*, and the climbing stage has a runaway guard; see "Why bands
+        run away" in the module docstring). "auto" needs ``plain_steps`` >= 1.
+    runaway_tol : with ``climb="auto"``: a climbing image whose energy stays more than ``runaway_tol`` T above
+        the plain band's highest image (for :data:`RUNAWAY_ITERATIONS` iterations, or at the end) stops its band,
+        which counts as unconverged (``n_segments_runaway``), not as a barrier (in units of the trajectory's
+        temperature T, > 0; default 10: see the module docstring)
 
     ``compute(trajectory)`` takes a dict with ``ihs_positions`` (F, N, d), ``energies`` (F,), ``transitions``,
     ``box``, ``types``, ``T`` (and optionally ``times``, ``start_positions``, ``start_velocities`` to re-run the MD
@@ -197,7 +252,7 @@ class TransitionBarriers:
     def __init__(self, model, n_images=9, spring=5.0, ftol=1e-3, max_steps=3000, max_transitions=None,
                  requench_ftol=1e-10, max_step=None, energy_tol=1e-6, x_tol=1e-5, md_window=5, initial="line",
                  descent_points=256, shortcut=True, plain_steps=None, split=False, split_depth=2, split_segments=4,
-                 split_tol=1e-6):
+                 split_tol=1e-6, climb="always", runaway_tol=10.0):
         from .ihs import BASIN_MAX_STEP
         self.model = model
         if isinstance(n_images, bool) or not isinstance(n_images, (int, np.integer)) or n_images < 3:
@@ -244,6 +299,11 @@ class TransitionBarriers:
         self.split_depth = _check_int(split_depth, "split_depth", 0)
         self.split_segments = _check_int(split_segments, "split_segments", 1)
         self.split_tol = _positive(split_tol, "split_tol")
+        self.climb = _check_climb(climb)
+        self.runaway_tol = _positive(runaway_tol, "runaway_tol")
+        if self.climb == "auto" and self.plain_steps == 0:
+            raise ValueError("climb='auto' decides from the relaxed plain band whether to climb: it needs "
+                             "plain_steps >= 1, got plain_steps=0")
         self._a = None
 
     def params(self):
@@ -256,6 +316,8 @@ class TransitionBarriers:
         if self.split:   # without splitting, the keys of results stored before the option existed stay valid
             p.update(split=True, split_depth=self.split_depth, split_segments=self.split_segments,
                      split_tol=self.split_tol)
+        if self.climb != "always":   # likewise: the default climbing stage keeps the keys of stored results
+            p.update(climb=self.climb, runaway_tol=self.runaway_tol)
         return p
 
     # --- input ---------------------------------------------------------------------------------------------------
@@ -304,7 +366,8 @@ class TransitionBarriers:
                "md_frame": np.full((n, W), -1, dtype=np.int64), "md_E": np.full((n, W), np.nan),
                "md_lambda": np.full((n, W), np.nan), "wall": np.zeros(n), "T": np.array(T),
                "init": np.full(n, -1, dtype=np.int64), "init_length": np.full(n, np.nan),
-               "n_segments": np.zeros(n, dtype=np.int64), "n_segments_converged": np.zeros(n, dtype=np.int64)}
+               "n_segments": np.zeros(n, dtype=np.int64), "n_segments_converged": np.zeros(n, dtype=np.int64),
+               "n_segments_runaway": np.zeros(n, dtype=np.int64)}
         paths, minima, seg_saddles = [None] * n, [np.zeros(0)] * n, [np.zeros(0)] * n
         ends = {}
 
@@ -365,16 +428,20 @@ class TransitionBarriers:
                 with warnings.catch_warnings():
                     warnings.filterwarnings("ignore", message="neb did not converge", category=RuntimeWarning)
                     try:
-                        res = self._composite(neb, quench, a, b, images)
+                        res = self._composite(neb, quench, a, b, images, T)
                     except FloatingPointError:
                         res = None
                 if res is None:
                     out["status"][j] = _UNCONV
                 else:
                     out["status"][j] = _OK if res.converged else _UNCONV
-                    if res.converged and any(
-                            not r.saddle_energy > max(r.energies[0], r.energies[-1]) for r in res.segments):
+                    if res.converged and res.barrierless:
+                        out["status"][j] = _BARRIERLESS     # the highest point is an end of a barrierless band
+                    elif res.converged and any(
+                            getattr(r, "outcome", "saddle") == "saddle"
+                            and not r.saddle_energy > max(r.energies[0], r.energies[-1]) for r in res.segments):
                         out["status"][j] = _END_HIGHEST     # a segment has not resolved its saddle
+                    out["n_segments_runaway"][j] = sum(getattr(r, "outcome", "") == "runaway" for r in res.segments)
                     out["E_saddle"][j] = res.saddle_energy
                     out["forward"][j], out["backward"][j] = res.barrier_forward, res.barrier_backward
                     out["n_iter"][j] = res.n_iter
@@ -414,15 +481,16 @@ class TransitionBarriers:
         self._a = _classify(out)
         return self
 
-    def _composite(self, neb, quench, a, b, images):
+    def _composite(self, neb, quench, a, b, images, T):
         """The (composite) band from ``images`` (None: the straight line): each band ``plain_steps`` of plain NEB,
-        then CI-NEB, split at its interior minima (:func:`composite_band`)."""
+        then CI-NEB (with ``climb="auto"``: only where the plain band has an interior maximum, guarded against
+        runaway by ``runaway_tol`` T), split at its interior minima (:func:`composite_band`)."""
         box, types = a.box, a.types
 
-        def band(p, q, climb, images, max_steps):
+        def band(p, q, climb, images, max_steps, monitor=None):
             return neb(p, q, self.model, n_images=self.n_images, spring=self.spring,
                        ftol=self.ftol if climb else 10 * self.ftol, max_steps=max_steps, images=images,
-                       climb=climb)
+                       climb=climb, monitor=monitor)
 
         def minimum(x):
             with warnings.catch_warnings():
@@ -436,7 +504,8 @@ class TransitionBarriers:
 
         return composite_band(a, b, band, minimum, distance, plain_steps=self.plain_steps, max_steps=self.max_steps,
                               split=self.split, max_depth=self.split_depth, max_segments=self.split_segments,
-                              dip_tol=self.split_tol, x_tol=self.x_tol, images=images)
+                              dip_tol=self.split_tol, x_tol=self.x_tol, images=images, climb=self.climb,
+                              runaway_tol=self.runaway_tol * T)
 
     def _md_frames(self, traj, tr, box, types, T):
         """(positions (F', N, d), potential energies (F',)) of the MD frames 0..F'-1 (the trajectory's ``frames``
@@ -497,7 +566,9 @@ class TransitionBarriers:
         """Per transition: a key of :data:`STATUS` (0 converged, 1 unconverged, 2 same minimum, 3 energy
         mismatch, 4 end is highest: converged, but the climbing image is not above both ends). A composite
         transition (``n_segments`` > 1) is converged if all its segments' bands converged, unconverged if one did
-        not, and end is highest if a segment's climbing image is not above both of its ends."""
+        not, and end is highest if a segment's climbing image is not above both of its ends. 5 barrierless exit
+        (``climb="auto"`` only): no segment climbed to the transition's highest point, an end of a band without
+        an interior maximum (the barrier from that end is 0)."""
         self._require()
         return self._a["status"].copy()
 
@@ -523,9 +594,16 @@ class TransitionBarriers:
         self._require()
         return self._a["backward"].copy()
 
+    @property
+    def measured(self):
+        """bool per transition: its barriers are measurements (status converged or barrierless exit)."""
+        return np.isin(self.status, _MEASURED)
+
     def barriers_over_T(self, converged_only=True):
-        """Forward and backward barriers of the (converged) bands together, in units of T, shape (2 n_ok,)."""
-        ok = self.converged if converged_only else np.isfinite(self.forward)
+        """Forward and backward barriers of the measured transitions (:attr:`measured`: converged bands, and
+        barrierless exits with their barrier 0) together, in units of T, shape (2 n_ok,); ``converged_only=False``:
+        of every band run."""
+        ok = self.measured if converged_only else np.isfinite(self.forward)
         return np.concatenate([self.forward[ok], self.backward[ok]]) / self.T
 
 
@@ -553,6 +631,64 @@ def interior_minima(energies, tol=0.0):
     return np.flatnonzero((inner < E[:-2] - tol) & (inner < E[2:] - tol)) + 1
 
 
+def interior_maximum(energies):
+    """Index of the highest interior image if it is above both neighbours and above both ends (a ridge the band
+    resolves: a climbing image there climbs to a saddle), else None (the band is monotonic, or its maximum is an
+    end). Strict comparisons (energy).
+
+    >>> interior_maximum([0.0, 2.0, 1.0, 3.0, 0.5]), interior_maximum([0.0, -1.0, -0.5, -2.0])
+    (3, None)
+    """
+    E = np.asarray(energies, dtype=float)
+    if E.size < 3:
+        return None
+    i = int(np.argmax(E[1:-1])) + 1
+    return i if (E[i] > E[i - 1] and E[i] > E[i + 1] and E[i] > max(E[0], E[-1])) else None
+
+
+class BarrierlessBand:
+    """A relaxed plain band without an interior maximum above both ends (``climb="auto"`` of
+    :func:`composite_band`): no image climbed. It reads like a band result (the plain band's ``path``,
+    ``energies``, ``path_coordinate``, ``max_perpendicular_force``, ...), with its higher end as the "saddle":
+    ``saddle_energy`` = max(E_first, E_last), so the barrier from the higher end is 0 and that from the lower end
+    the ends' energy difference (energy, the landscape's unit). ``converged`` is True (nothing is left to
+    converge: the barrier is below the band's resolution), ``n_iter`` 0 (no climbing iterations; ``plain_iter``:
+    the plain stage's), ``climbing_force`` 0, ``outcome`` "barrierless"."""
+
+    outcome = "barrierless"
+    converged = True
+    climb = False
+    n_iter = 0
+    climbing_force = 0.0
+
+    def __init__(self, plain, plain_iter):
+        self.plain = plain
+        self.plain_iter = int(plain_iter)
+        E = np.asarray(plain.energies, dtype=float)
+        self.saddle_index = 0 if E[0] >= E[-1] else E.size - 1
+
+    def __getattr__(self, name):
+        if name == "plain":
+            raise AttributeError(name)
+        return getattr(self.plain, name)
+
+    @property
+    def saddle_energy(self):
+        return float(self.plain.energies[self.saddle_index])
+
+    @property
+    def saddle(self):
+        return np.asarray(self.plain.path)[self.saddle_index]
+
+    @property
+    def barrier_forward(self):
+        return self.saddle_energy - float(self.plain.energies[0])
+
+    @property
+    def barrier_backward(self):
+        return self.saddle_energy - float(self.plain.energies[-1])
+
+
 class CompositeBand:
     """What :func:`composite_band` found: the bands of the segments A = M_0 -> M_1 -> ... -> M_S = B, in order.
 
@@ -575,8 +711,26 @@ class CompositeBand:
 
     @property
     def converged(self):
-        """Every segment's band converged."""
+        """Every segment's band converged (a barrierless segment counts as converged)."""
         return all(bool(r.converged) for r in self.segments)
+
+    @property
+    def outcomes(self):
+        """Per segment: "saddle" (a climbing band, or a band from ``climb="always"``), "barrierless" (no interior
+        maximum: no climbing) or "runaway" (the climbing stage stopped by the runaway guard)."""
+        return [getattr(r, "outcome", "saddle") for r in self.segments]
+
+    @property
+    def barrierless(self):
+        """The highest point of the composite is an end of a barrierless segment, not a climbed saddle: no
+        "saddle" segment reaches :attr:`saddle_energy`."""
+        top = self.saddle_energy
+        return not any(o == "saddle" and r.saddle_energy >= top for o, r in zip(self.outcomes, self.segments))
+
+    @property
+    def runaway(self):
+        """A segment's climbing stage was stopped by the runaway guard."""
+        return "runaway" in self.outcomes
 
     @property
     def E_a(self):
@@ -646,8 +800,24 @@ class CompositeBand:
         return int(sum(interior_minima(r.energies).size for r in self.segments))
 
 
+class _Tagged:
+    """A band result of a climbing stage under ``climb="auto"``, with its ``outcome`` ("saddle" or "runaway": then
+    ``converged`` is False) and ``plain_iter``; everything else is the result's."""
+
+    def __init__(self, res, outcome, plain_iter):
+        self.res = res
+        self.outcome = outcome
+        self.plain_iter = int(plain_iter)
+        self.converged = bool(res.converged) and outcome != "runaway"
+
+    def __getattr__(self, name):
+        if name == "res":
+            raise AttributeError(name)
+        return getattr(self.res, name)
+
+
 def composite_band(a, b, band, quench, distance, *, plain_steps, max_steps, split=True, max_depth=2,
-                   max_segments=4, dip_tol=1e-6, x_tol=1e-5, images=None):
+                   max_segments=4, dip_tol=1e-6, x_tol=1e-5, images=None, climb="always", runaway_tol=None):
     """A band from minimum ``a`` to minimum ``b``, split at its interior minima into segments (AutoNEB-like).
 
     Each band runs in two stages: ``plain_steps`` FIRE iterations of a plain NEB (no climbing image; skipped when
@@ -660,6 +830,14 @@ def composite_band(a, b, band, quench, distance, *, plain_steps, max_steps, spli
     included, in band order) gets a band of its own, one level deeper, the same way (same image count and iteration
     caps; the straight line as its start). At most ``max_segments`` segments in all: if more minima are found than
     the remaining budget allows, the lowest ones are kept.
+
+    With ``climb="auto"`` a band (not split after its plain stage) climbs only if its relaxed plain band has an
+    interior maximum above both ends (:func:`interior_maximum`); otherwise it is a :class:`BarrierlessBand` (the
+    plain band, barrier 0 from its higher end). A climbing stage is watched (``band``'s ``monitor``): once its
+    highest image has stayed more than ``runaway_tol`` above the plain band's highest image for
+    :data:`RUNAWAY_ITERATIONS` successive iterations it stops; such a band (also when ``band`` ignores the monitor,
+    and a band that ends that high) gets ``outcome = "runaway"`` and
+    ``converged`` False (not split further).
 
     Parameters
     ----------
@@ -678,6 +856,11 @@ def composite_band(a, b, band, quench, distance, *, plain_steps, max_steps, spli
         landscape's unit: keep it above the roundoff of the total energy)
     x_tol : minima closer than this are one minimum (length, > 0; default 1e-5)
     images : initial band of the top-level band (None: the straight line)
+    climb : "always" (default: every band climbs after its plain stage, as before the option existed) or "auto"
+        (needs ``plain_steps`` >= 1 and ``runaway_tol``; ``band`` must then take a ``monitor`` keyword, a callable
+        ``monitor(energies) -> bool`` to pass on to :func:`~meso_kernels.neb.neb`)
+    runaway_tol : with ``climb="auto"``: how far the climbing image may rise above the plain band's highest image
+        (energy, the landscape's unit, > 0)
 
     Returns a :class:`CompositeBand`. Exceptions of ``band`` (e.g. FloatingPointError) propagate.
     """
@@ -689,6 +872,12 @@ def composite_band(a, b, band, quench, distance, *, plain_steps, max_steps, spli
         raise ValueError(f"plain_steps must be an integer in 0..max_steps-1, got {plain_steps!r}")
     dip_tol = _positive(dip_tol, "dip_tol")
     x_tol = _positive(x_tol, "x_tol")
+    climb = _check_climb(climb)
+    if climb == "auto":
+        if plain_steps == 0:
+            raise ValueError("climb='auto' decides from the relaxed plain band whether to climb: it needs "
+                             "plain_steps >= 1, got plain_steps=0")
+        runaway_tol = _positive(runaway_tol, "runaway_tol")
     state = {"n_iter": 0, "segments": 1, "depth": 0}
 
     def may_split(depth):
@@ -723,8 +912,25 @@ def composite_band(a, b, band, quench, distance, *, plain_steps, max_steps, spli
                 if mins:
                     return divide(p, q, mins, depth)
             start = pre.path
-        res = band(p, q, climb=True, images=start, max_steps=max_steps - plain)
-        state["n_iter"] += res.n_iter
+        if climb == "auto":
+            E = np.asarray(pre.energies, dtype=float)
+            if interior_maximum(E) is None:
+                return [BarrierlessBand(pre, plain)], [], []
+            limit = float(E.max()) + runaway_tol
+            above = [0]
+
+            def monitor(energies):      # stop once the band stays above the limit (FIRE's first steps overshoot)
+                above[0] = above[0] + 1 if float(np.max(energies)) > limit else 0
+                return above[0] >= RUNAWAY_ITERATIONS
+
+            res = band(p, q, climb=True, images=start, max_steps=max_steps - plain, monitor=monitor)
+            state["n_iter"] += res.n_iter
+            if float(np.max(res.energies)) > limit:
+                return [_Tagged(res, "runaway", plain)], [], []
+            res = _Tagged(res, "saddle", plain)
+        else:
+            res = band(p, q, climb=True, images=start, max_steps=max_steps - plain)
+            state["n_iter"] += res.n_iter
         try:
             res.plain_iter = plain
         except AttributeError:
@@ -790,8 +996,8 @@ def band_profile(arrays, j):
 def chain_profiles(arrays, max_count=None):
     """Successive bands chained into one landscape profile: (s, E - E_A of the first, breaks).
 
-    The bands of the converged transitions are laid end to end, in trajectory order, along the path length s
-    (configuration-space distance, length units); energies are relative to the first inherent structure.
+    The bands of the measured transitions (converged, or barrierless exits) are laid end to end, in trajectory
+    order, along the path length s (configuration-space distance, length units); energies are relative to the first inherent structure.
     ``breaks`` lists the s where a transition was left out (skipped, or its band did not converge) or the next
     band does not start where the last one ended (|E_B - E_A'| > 1e-6). ``max_count``: bands used at most."""
     s_all, E_all, breaks = [], [], []
@@ -800,7 +1006,7 @@ def chain_profiles(arrays, max_count=None):
     used = 0
     for j in range(st.size):
         s, E = band_profile(arrays, j)
-        if st[j] != _OK or E.size < 2 or not np.all(np.isfinite(E)):
+        if st[j] not in _MEASURED or E.size < 2 or not np.all(np.isfinite(E)):
             if s_all:
                 breaks.append(s0)
             continue

@@ -37,7 +37,7 @@ def test_barrier_equals_the_direct_band_and_reverses(pair):
     assert direct.converged
     res = TransitionBarriers(m, md_window=0, **BAND).compute(_traj(pair))
     assert res.counts() == {"converged": 2, "unconverged": 0, "same minimum": 0, "energy mismatch": 0,
-                            "end is highest": 0}
+                            "end is highest": 0, "barrierless exit": 0}
     f, bw = res.forward, res.backward
     # the float32 ends were re-quenched into the same minima: the same barrier as the exact ends
     assert f[0] == pytest.approx(direct.barrier_forward, abs=1e-7)
@@ -214,9 +214,13 @@ def _analytic(energy_forces, n_images=9, spring=10.0, dt_max=0.02, ftol=1e-8):
     from meso_kernels.neb import neb
     calls = []
 
-    def band(p, q, climb, images, max_steps):
+    def band(p, q, climb, images, max_steps, monitor=None):
+        band.climbs.append(climb)
         return neb(p, q, energy_forces=energy_forces, n_images=n_images, spring=spring, dt_max=dt_max,
-                   ftol=ftol if climb else 10 * ftol, climb=climb, images=images, max_steps=max_steps)
+                   ftol=ftol if climb else 10 * ftol, climb=climb, images=images, max_steps=max_steps,
+                   monitor=monitor)
+
+    band.climbs = []
 
     def quench(x):
         calls.append(np.array(x))
@@ -368,3 +372,149 @@ def test_profiles_of_composite_transitions():
     assert s.tolist() == [0, 1, 2] and E.tolist() == [-0.5, 0.5, 0.0]
     s, E, breaks = chain_profiles(arrays)
     assert s.tolist() == [0, 1, 2, 3, 4, 4, 5, 6] and breaks == [] and E[-1] == 0.0
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# climb="auto": climb only from an interior maximum of the relaxed plain band; barrierless exits; the runaway guard
+# ---------------------------------------------------------------------------------------------------------------------
+
+_TILT = 1.539     # just below the critical tilt 8 / (3 sqrt 3) = 1.5396: the left minimum's barrier is 7.5e-6
+
+
+def _tilted(x):
+    """E = (x² - 1)² - t x + y², t = 1.539: A (x = -0.587) a shallow minimum on the slope, 7.5e-6 below a maximum
+    0.019 away (far below an image spacing of 0.22 with 9 images), then downhill all the way to B (x = 1.155,
+    3.0 below A)."""
+    x0, y0 = x
+    e = (x0 * x0 - 1) ** 2 - _TILT * x0 + y0 * y0
+    return float(e), np.array([-(4 * x0 * (x0 * x0 - 1) - _TILT), -2 * y0])
+
+
+def _tilted_ends():
+    r = np.sort(np.roots([4, 0, -4, -_TILT]).real)
+    grad = lambda p: -_tilted(p)[1]     # noqa: E731
+    a, b = _newton(grad, (r[0], 0.0)), _newton(grad, (r[2], 0.0))
+    return a, b, _tilted(a)[0], _tilted(b)[0]
+
+
+@pytest.mark.filterwarnings("ignore:neb did not converge")
+def test_auto_climb_records_a_barrierless_exit():
+    """A -> B downhill from a shallow minimum A: the relaxed plain band falls monotonically from A, so with
+    climb="auto" no image climbs, the band is a barrierless exit, forward barrier 0 and backward E_A - E_B; the
+    default (always climb) never reports more than that either way. B -> A: the maximum is the far end."""
+    from meso_kernels.analysis.barriers import BarrierlessBand, composite_band, interior_maximum
+    a, b, ea, eb = _tilted_ends()
+    kw = dict(plain_steps=1000, max_steps=5000)
+    band, quench, distance, _ = _analytic(_tilted, dt_max=0.05)
+    res = composite_band(a, b, band, quench, distance, climb="auto", runaway_tol=1.0, **kw)
+    assert band.climbs == [False]                                  # the plain stage only: nothing climbed
+    seg = res.segments[0]
+    assert isinstance(seg, BarrierlessBand) and res.outcomes == ["barrierless"] and res.barrierless
+    assert res.converged and not res.runaway and res.n_segments == 1
+    assert interior_maximum(seg.energies) is None and np.all(np.diff(seg.energies) < 0)
+    assert res.barrier_forward == 0.0
+    assert res.barrier_backward == pytest.approx(ea - eb, abs=1e-6)
+    assert res.saddle_energy == ea and np.array_equal(seg.saddle, a) and seg.n_iter == 0
+    assert res.n_iter == seg.plain_iter      # the straight line is already the relaxed plain band here
+    plain_max = float(np.max(seg.energies))
+    old = composite_band(a, b, band, quench, distance, **kw)           # always climbs
+    assert old.outcomes == ["saddle"] and not old.barrierless
+    assert res.saddle_energy <= plain_max + 1e-12
+    assert old.barrier_forward >= res.barrier_forward - 1e-12       # whatever the old one found, the new is 0
+    rev = composite_band(b, a, band, quench, distance, climb="auto", runaway_tol=1.0, **kw)
+    assert rev.barrierless and rev.segments[0].saddle_index == 8
+    assert rev.barrier_forward == pytest.approx(ea - eb, abs=1e-6) and rev.barrier_backward == 0.0
+
+
+@pytest.mark.filterwarnings("ignore:neb did not converge")
+def test_auto_climb_finds_the_same_interior_saddle():
+    """A -> C on Müller–Brown has an interior maximum after the plain stage: "auto" climbs, the same calls as the
+    default (the monitor only watches), Newton's saddle to 1e-6; with split on, A -> B is split as before."""
+    from meso_kernels.analysis.barriers import composite_band
+    mb, P, E = _mb()
+    band, quench, distance, _ = _analytic(mb)
+    kw = dict(plain_steps=1000, max_steps=20_000)
+    auto = composite_band(P["A"], P["C"], band, quench, distance, climb="auto", runaway_tol=5.0, **kw)
+    old = composite_band(P["A"], P["C"], band, quench, distance, **kw)
+    assert auto.outcomes == ["saddle"] and auto.converged and not auto.barrierless
+    assert auto.saddle_energy == pytest.approx(E["AC"], abs=1e-6)
+    assert auto.saddle_energy == old.saddle_energy and np.array_equal(auto.path, old.path)
+    assert auto.n_iter == old.n_iter
+    assert auto.barrier_forward == pytest.approx(E["AC"] - E["A"], abs=1e-6)
+    split = composite_band(P["A"], P["B"], band, quench, distance, climb="auto", runaway_tol=5.0, **kw)
+    assert split.n_segments == 2 and split.converged and split.outcomes == ["saddle", "saddle"]
+    assert np.allclose(split.saddle_energies, [E["AC"], E["CB"]], atol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore:neb did not converge")
+def test_runaway_guard():
+    """A climbing image that rises more than runaway_tol above the plain band's highest image stops its band
+    (neb's monitor), which is unconverged with outcome "runaway": on Müller–Brown with a tolerance (1) below the
+    climb from the plain maximum to the A-C saddle (3.1), and with a mock band whose climbing stage ignores the
+    monitor."""
+    from types import SimpleNamespace
+
+    from meso_kernels.analysis.barriers import composite_band
+    mb, P, E = _mb()
+    band, quench, distance, _ = _analytic(mb)
+    kw = dict(plain_steps=1000, max_steps=20_000)
+    ok = composite_band(P["A"], P["C"], band, quench, distance, climb="auto", runaway_tol=5.0, **kw)
+    rise = ok.saddle_energy - float(np.max(band(P["A"], P["C"], False, None, 1000).energies))
+    assert 1.0 < rise < 5.0      # 3.1 (of a barrier of 106): a climbing image gains a fraction of the barrier
+    res = composite_band(P["A"], P["C"], band, quench, distance, climb="auto", runaway_tol=1.0, **kw)
+    assert res.outcomes == ["runaway"] and res.runaway and not res.converged
+    seg = res.segments[0]
+    assert not seg.converged and "stopped by monitor" in seg.message
+    assert seg.n_iter < ok.segments[0].n_iter                      # stopped early
+    plain_E = np.array([0.0, 1.0, 2.0, 1.0, -1.0])
+
+    def mock(p, q, climb, images, max_steps, monitor=None):
+        E = plain_E if not climb else np.array([0.0, 1.0, 2.0 + 50.0, 1.0, -1.0])
+        path = np.linspace(0, 1, 5)[:, None] * np.ones(2)
+        return SimpleNamespace(energies=E, path=path, path_coordinate=np.linspace(0, 1, 5), converged=True,
+                               n_iter=7, saddle_energy=float(E.max()), max_perpendicular_force=0.0,
+                               climbing_force=0.0)
+
+    m = composite_band(np.zeros(2), np.ones(2), mock, quench, distance, climb="auto", runaway_tol=10.0, plain_steps=5,
+                       max_steps=20)
+    assert m.outcomes == ["runaway"] and not m.converged and m.n_iter == 14
+    fine = composite_band(np.zeros(2), np.ones(2), mock, quench, distance, climb="auto", runaway_tol=60.0,
+                          plain_steps=5, max_steps=20)
+    assert fine.outcomes == ["saddle"] and fine.converged and fine.saddle_energy == 52.0
+    for bad, match in (({"climb": "sometimes"}, "climb"), ({"climb": True}, "climb"),
+                       ({"climb": "auto", "runaway_tol": None}, "runaway_tol"),
+                       ({"climb": "auto", "runaway_tol": 0.0}, "runaway_tol"),
+                       ({"climb": "auto", "runaway_tol": 1.0, "plain_steps": 0}, "plain_steps")):
+        with pytest.raises(ValueError, match=match):
+            composite_band(np.zeros(2), np.ones(2), mock, quench, distance, **({"plain_steps": 5, "max_steps": 20}
+                                                                                 | bad))
+
+
+def test_transition_barriers_climb_option(pair):
+    """climb="auto" on an elementary transition of the glass climbs, with the default's results to the bit; the
+    option is in params() only when not the default; bad values are refused naming the parameter; a barrierless
+    exit is a measured barrier (barriers_over_T, summarize_barriers), a runaway is not."""
+    m, a, b, ea, eb = pair
+    auto = TransitionBarriers(m, md_window=0, climb="auto", **BAND).compute(_traj(pair, "AB"))
+    off = TransitionBarriers(m, md_window=0, **BAND).compute(_traj(pair, "AB"))
+    assert auto.counts()["converged"] == 1 and auto.arrays["n_segments_runaway"].tolist() == [0]
+    for k in ("status", "forward", "backward", "path_E", "n_iter"):
+        assert np.array_equal(auto.arrays[k], off.arrays[k]), k
+    assert "climb" not in TransitionBarriers(m).params() and "runaway_tol" not in TransitionBarriers(m).params()
+    assert TransitionBarriers(m, climb="always").params() == TransitionBarriers(m).params()
+    p = TransitionBarriers(m, climb="auto", runaway_tol=5).params()
+    assert p["climb"] == "auto" and p["runaway_tol"] == 5.0
+    for kw, match in (({"climb": "yes"}, "climb must be one of 'always', 'auto'"), ({"climb": None}, "climb"),
+                      ({"climb": "auto", "runaway_tol": -1}, "runaway_tol"),
+                      ({"climb": "auto", "plain_steps": 0}, "plain_steps")):
+        with pytest.raises(ValueError, match=match):
+            TransitionBarriers(m, **kw)
+    arr = off.arrays
+    arr = arr | {"status": np.array([5]), "forward": np.array([0.0]), "backward": np.array([ea - eb]),
+                 "E_saddle": np.array([ea])}
+    bl = TransitionBarriers.from_arrays(m, arr, md_window=0, **BAND)
+    assert STATUS[5] == "barrierless exit" and bl.counts()["barrierless exit"] == 1 and not bl.converged[0]
+    assert bl.measured[0] and sorted(bl.barriers_over_T()) == pytest.approx(sorted([0.0, (ea - eb) / 0.5]))
+    assert summarize_barriers(bl.barriers_over_T())["below_T"] >= 0.5
+    assert TransitionBarriers.from_arrays(m, arr | {"status": np.array([1])}, md_window=0,
+                                          **BAND).barriers_over_T().size == 0
