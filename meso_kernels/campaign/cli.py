@@ -7,12 +7,12 @@
   it changes no task's key, so results stored on either backend are shared.
 - ``status``: per figure and task kind, what is done, what is missing and its estimated CPU time; then the
   checkpoints of tasks killed in mid-run, if any.
+- ``plan``: the estimated CPU-hours of every figure at a run size (normally ``paper``), from the wall times stored
+  at the default size; GPU-hours where a GPU benchmark is stored.
 
 ``--checkpoints DIR`` (all three; default ``$MESO_CHECKPOINT_DIR``, else ``SCRATCH/checkpoints``) puts the checkpoints
 of long liquid tasks in a folder that outlives the machine (committed to git between sessions, or on a shared file
 system), so that a task longer than one session or job continues where it stopped (:mod:`.checkpoint`).
-- ``plan``: the estimated CPU-hours of every figure at a run size (normally ``paper``), from the wall times stored
-  at the default size; GPU-hours where a GPU benchmark is stored.
 
 ``status`` and ``plan`` read sidecars only. Exit status: 0 success, 1 a task failed, 2 bad input (unknown figure,
 size or model key, unwritable data, scratch or checkpoints folder, unreachable scheduler), in which case nothing is

@@ -48,8 +48,8 @@ class Plan:
 
     Attributes: ``targets``; ``done`` (stored tasks met while walking the graph); ``needed`` (missing tasks, in a
     valid run order, unless ``order=False``: among the ready tasks, those that most others wait for per estimated
-    CPU-second first, and a target that summarises scratch results as soon as the last of them is done); ``blocked`` (needed tasks whose key is not known yet because an input is missing);
-    ``dependants`` (task -> needed tasks that read it); ``resolver``."""
+    CPU-second first, and a target that summarises scratch results as soon as the last of them is done);
+    ``blocked`` (needed tasks whose key is not known yet because an input is missing); ``dependants`` (task -> needed tasks that read it); ``resolver``."""
 
     def __init__(self, targets, store, cost=None, order=True):
         self.targets = list(dict.fromkeys(targets))
