@@ -612,9 +612,9 @@ class TransitionBarriers:
 # ---------------------------------------------------------------------------------------------------------------------
 
 def _check_int(value, name, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+    """An integer >= minimum, else ValueError naming ``name`` (the NEB's own check)."""
+    from ..neb import _check_number
+    return _check_number(name, value, minimum=minimum, integer=True)
 
 
 def interior_minima(energies, tol=0.0):
