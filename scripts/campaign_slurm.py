@@ -18,12 +18,12 @@ Requirements on the cluster:
   ``--venv``, by default the environment running this script);
 - ``--data`` and ``--scratch`` (and ``--checkpoints``, if given) on a shared file system: the workers write their
   results there, and the script checks that a worker sees what it writes before the campaign starts. Where scratch
-  is purged or node-local, give ``--checkpoints`` a folder that outlives the jobs: a liquid task stopped by the
-  walltime then continues from its last checkpoint in the next job;
+  is purged or node-local, give ``--checkpoints`` a folder that outlives the jobs: a liquid or parents task stopped
+  by the walltime then continues from its last checkpoint in the next job;
 - ``--walltime`` longer than the longest task (``meso campaign plan`` estimates the cost of each kind). Workers retire
   gracefully 10 minutes before the walltime (dask-worker ``--lifetime``, as dask-jobqueue's documentation advises)
   and the cluster submits replacement jobs (adaptive scaling held at ``--jobs``); a task interrupted that way runs
-  again elsewhere, from its start, or from its last checkpoint for a liquid task.
+  again elsewhere, from its start, or from its last checkpoint for a liquid or parents task.
 
 Security: Dask's default transport (tcp://) is unauthenticated and unencrypted: anyone who can reach the scheduler's
 port on the cluster network can run code as you. ``--tls`` switches to ``tls://`` with a temporary, self-signed
@@ -87,8 +87,8 @@ def build_parser():
                    help="scratch folder for raw arrays; must be on a file system every compute node sees "
                         "(default: build/campaign-scratch/SIZE in the repository)")
     g.add_argument("--checkpoints", default=None, metavar="DIR",
-                   help="folder of the periodic checkpoints of long liquid tasks, on a file system every compute "
-                        "node sees and that outlives the jobs (default: $MESO_CHECKPOINT_DIR, else "
+                   help="folder of the periodic checkpoints of long liquid and parents tasks, on a file system "
+                        "every compute node sees and that outlives the jobs (default: $MESO_CHECKPOINT_DIR, else "
                         "SCRATCH/checkpoints): a task longer than --walltime continues there in the next job")
     g.add_argument("--backend", default="cpu",
                    help="cpu (default) or cuda: compute on the workers' GPUs where a step has a device route (every "

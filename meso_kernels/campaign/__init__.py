@@ -2,9 +2,9 @@
 
 - :mod:`.task` — :class:`Task` (kind, parameters, seed, the tasks it reads), :class:`Store` (data, scratch and
   checkpoints folders), :func:`execute` (compute one task into the store unless stored);
-- :mod:`.checkpoint` — periodic checkpoints of long tasks (``liquid``): a task killed in mid-run continues from its
-  last checkpoint (every ``MESO_CHECKPOINT_SECONDS`` of wall time, default 600; 0 switches them off), kept in
-  ``<scratch>/checkpoints`` or a folder of one's choice (``--checkpoints``, ``MESO_CHECKPOINT_DIR``);
+- :mod:`.checkpoint` — periodic checkpoints of long tasks (``liquid``, ``parents``): a task killed in mid-run
+  continues from its last checkpoint (every ``MESO_CHECKPOINT_SECONDS`` of wall time, default 600; 0 switches them
+  off), kept in ``<scratch>/checkpoints`` or a folder of one's choice (``--checkpoints``, ``MESO_CHECKPOINT_DIR``);
 - :mod:`.execution` — the execution backend (``backend="cpu"`` or ``"cuda"`` of :func:`run`, :func:`load`,
   ``meso campaign run --backend``): how a task is computed, never part of its key; the sidecar records where each
   step ran;

@@ -1,11 +1,12 @@
 """Checkpoints of long campaign tasks: a task killed in mid-run (session end, ``kill -9``, a cluster's walltime)
 continues from its last checkpoint instead of starting again.
 
-A kind registered with ``checkpoint=True`` (the ``liquid`` kind, :mod:`.liquid`) gets a :class:`Checkpoint` from
-:func:`~meso_kernels.campaign.task.execute` while its compute function runs (:func:`current`). The compute function
-writes its whole state there every ``every_s`` seconds of wall time (:data:`DEFAULT_SECONDS` = 10 minutes, or the
-environment variable ``MESO_CHECKPOINT_SECONDS``; ``0`` switches checkpoints off) at a step boundary, or every
-``every_steps`` MD steps (``MESO_CHECKPOINT_STEPS``, for tests), and starts from it when it finds one. The file is
+A kind registered with ``checkpoint=True`` (the ``liquid`` kind, :mod:`.liquid`, and the ``parents`` kind,
+:mod:`.mechanics`) gets a :class:`Checkpoint` from :func:`~meso_kernels.campaign.task.execute` while its compute
+function runs (:func:`current`). The compute function writes its whole state there every ``every_s`` seconds of
+wall time (:data:`DEFAULT_SECONDS` = 10 minutes, or the environment variable ``MESO_CHECKPOINT_SECONDS``;
+``0`` switches checkpoints off) at a step boundary, or every ``every_steps`` MD steps
+(``MESO_CHECKPOINT_STEPS``, for tests), and starts from it when it finds one. The file is
 ``<checkpoints>/<campaign>/<key>.npz`` in the checkpoints folder of the task's store
 (:attr:`Store.checkpoint_folder <meso_kernels.campaign.task.Store.checkpoint_folder>`): the store's ``checkpoints``
 argument (``meso campaign run --checkpoints DIR``), else the environment variable ``MESO_CHECKPOINT_DIR``, else
@@ -22,11 +23,13 @@ afresh. One written on another CPU (a cluster whose nodes differ, a replaced wor
 the result is a valid continuation, but its last bits depend on where each part ran. :func:`found` lists the
 checkpoints of a folder from their meta records alone (``meso campaign status`` prints :func:`found_line`).
 
-What a liquid checkpoint holds and the bit-identity guarantee are documented in
-:func:`meso_kernels.campaign.liquid.equilibrium_dynamics`: resumed on the same machine with the same number of
-numba threads, a task stores arrays bit-identical to those of an uninterrupted run (except ``wall_time``). The
-sidecar of a task that ran with a checkpoint records ``resumed`` (how many times it continued from one),
-``checkpoints_written`` and ``wall_time_earlier_s`` (the wall time of the killed attempts up to their last checkpoint,
+What a checkpoint holds and the bit-identity guarantee are documented in
+:func:`meso_kernels.campaign.liquid.equilibrium_dynamics` (``liquid``) and
+:func:`meso_kernels.campaign.mechanics._parents_compute` (``parents``: the integrator, the configurations sampled
+so far and the step): resumed on the same machine with the same number of numba threads, a task stores arrays
+bit-identical to those of an uninterrupted run (except ``wall_time``). The sidecar of a task that ran with a
+checkpoint records ``resumed`` (how many times it continued from one), ``checkpoints_written`` and
+``wall_time_earlier_s`` (the wall time of the killed attempts up to their last checkpoint,
 not counted in ``wall_time_s``), and ``checkpoint_other_cpus`` (the CPUs of earlier attempts, where they differ from
 ``cpu``; absent otherwise).
 

@@ -11,8 +11,8 @@
   at the default size; GPU-hours where a GPU benchmark is stored.
 
 ``--checkpoints DIR`` (all three; default ``$MESO_CHECKPOINT_DIR``, else ``SCRATCH/checkpoints``) puts the checkpoints
-of long liquid tasks in a folder that outlives the machine (committed to git between sessions, or on a shared file
-system), so that a task longer than one session or job continues where it stopped (:mod:`.checkpoint`).
+of long liquid and parents tasks in a folder that outlives the machine (committed to git between sessions, or on a
+shared file system), so that a task longer than one session or job continues where it stopped (:mod:`.checkpoint`).
 
 ``status`` and ``plan`` read sidecars only. Exit status: 0 success, 1 a task failed, 2 bad input (unknown figure,
 size or model key, unwritable data, scratch or checkpoints folder, unreachable scheduler), in which case nothing is
@@ -47,10 +47,10 @@ def add_parser(sub, error_class):
         p.add_argument("--scratch", default=None,
                        help="scratch folder for raw arrays (default: build/campaign-scratch/SIZE)")
         p.add_argument("--checkpoints", default=None, metavar="DIR",
-                       help="folder of the periodic checkpoints of long liquid tasks (default: $MESO_CHECKPOINT_DIR, "
-                            "else SCRATCH/checkpoints). Give one that survives the machine, e.g. a folder committed "
-                            "to git between sessions (data/checkpoints) or on a shared file system, so that a task "
-                            "longer than a session or a job continues where it stopped")
+                       help="folder of the periodic checkpoints of long liquid and parents tasks (default: "
+                            "$MESO_CHECKPOINT_DIR, else SCRATCH/checkpoints). Give one that survives the machine, "
+                            "e.g. a folder committed to git between sessions (data/checkpoints) or on a shared file "
+                            "system, so that a task longer than a session or a job continues where it stopped")
         if name == "run":
             p.add_argument("--workers", default=None,
                            help="local Dask workers, one single-threaded process each (default: one per core)")

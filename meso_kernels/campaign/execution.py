@@ -22,7 +22,8 @@ kind                      steps
 ========================  ==========================================================================================
 ``liquid``                relaxing FIRE quench of a random start and Nosé–Hoover MD on the device; checkpoints are
                           off (warning) while the device integrator has no ``state()``/``from_state()``
-``parents``               Nosé–Hoover MD on the device
+``parents``               Nosé–Hoover MD on the device; checkpoints are off (warning) while the device integrator
+                          has no ``state()``/``from_state()``
 ``mechanics_ihs``         the CG quench on the CPU (the device minimiser is FIRE only, and the quench is part of
                           what the task is: ``bond_map`` repeats it); G and κ_ij by CG on the device (pair models
                           and SW, its three-body term included)

@@ -87,22 +87,12 @@ def equilibrium_dynamics(key, T, N, equil_steps, prod_steps, seed=0, max_lag=Non
     t_start = time.perf_counter()
     equil_steps, prod_steps = int(equil_steps), int(prod_steps)
     from ..integrate import NoseHoover
-    from .execution import check, fallback, route
+    from .execution import check, route
     check(backend)
     integrator = NoseHoover
     if backend == "cuda":
         from ..cuda.integrate import DeviceNoseHoover as integrator
-    ckpt = checkpoint if checkpoint is not None and checkpoint.enabled else None
-    if ckpt is not None and not (callable(getattr(integrator, "state", None))
-                                 and callable(getattr(integrator, "from_state", None))):
-        import warnings
-        why = (f"off: the {backend} integrator {integrator.__name__} has no state()/from_state(), so this run "
-               "writes no checkpoint and a killed run starts again")
-        if ckpt.path.is_file():
-            why += f" (the checkpoint {ckpt.path} of an earlier attempt is not used)"
-        warnings.warn(f"checkpoints are {why}; use backend='cpu' for checkpoints", stacklevel=2)
-        fallback("checkpoints", why)
-        ckpt = None
+    ckpt = usable_checkpoint(checkpoint, integrator, backend)
     restored = _restore(ckpt, model, int(N), equil_steps, prod_steps, integrator, backend) \
         if ckpt is not None else None
     if restored is None:
@@ -176,6 +166,27 @@ def equilibrium_dynamics(key, T, N, equil_steps, prod_steps, seed=0, max_lag=Non
                wall_time=np.array(wall_before + time.perf_counter() - t_start),
                n_neighbour_builds=np.array(sim.ff.nl.n_builds))
     return out
+
+
+def usable_checkpoint(checkpoint, integrator, backend):
+    """``checkpoint`` if it is given and enabled and the integrator class ``integrator`` (the one the run uses on
+    ``backend``) has ``state()``/``from_state()``, else None. Where the integrator lacks them (the device one), a
+    warning says that checkpoints are off and the current task's sidecar records it in ``backend_fallbacks``
+    (:func:`~meso_kernels.campaign.execution.fallback`); a killed run then starts again. Shared by the kinds with
+    checkpoints (``liquid``, ``parents``)."""
+    from .execution import fallback
+    ckpt = checkpoint if checkpoint is not None and checkpoint.enabled else None
+    if ckpt is not None and not (callable(getattr(integrator, "state", None))
+                                 and callable(getattr(integrator, "from_state", None))):
+        import warnings
+        why = (f"off: the {backend} integrator {integrator.__name__} has no state()/from_state(), so this run "
+               "writes no checkpoint and a killed run starts again")
+        if ckpt.path.is_file():
+            why += f" (the checkpoint {ckpt.path} of an earlier attempt is not used)"
+        warnings.warn(f"checkpoints are {why}; use backend='cpu' for checkpoints", stacklevel=3)
+        fallback("checkpoints", why)
+        ckpt = None
+    return ckpt
 
 
 def _restore(ckpt, model, N, equil_steps, prod_steps, integrator=None, backend="cpu"):

@@ -27,33 +27,120 @@ MECHANICS_VERSION = 1
 KAPPA_EDGES = np.logspace(-3, 2, 101)
 
 
-def _parents_compute(task, p, load, progress):
+#: with a checkpoint, each sampling interval of a ``parents`` task runs in blocks of at most this many MD steps, with
+#: a wall-clock check between them (splitting a Nosé–Hoover run into blocks leaves its trajectory bitwise the same)
+PARENTS_BLOCK = 1000
+
+
+def _parents_compute(task, p, load, progress, checkpoint=None):
+    """The ``parents`` kind's compute: continue the liquid ``task.needs[0]`` with Nosé–Hoover NVT at ``p["T"]`` and
+    sample ``n_conf`` configurations (positions ``x``, kinetic temperature ``T_kin``, potential energy per particle)
+    every ``prod_steps // n_conf`` steps.
+
+    ``checkpoint``: a :class:`~meso_kernels.campaign.checkpoint.Checkpoint` (default: the one ``execute`` provides,
+    :func:`~meso_kernels.campaign.checkpoint.current`). With one, each sampling interval runs in blocks of
+    :data:`PARENTS_BLOCK` steps (of ``every_steps`` with a step schedule), and whenever :meth:`Checkpoint.due` says so
+    between blocks the task writes the Nosé–Hoover integrator (:meth:`~meso_kernels.integrate.NVE.state`), the
+    configurations and samples so far and the step (phase ``"sampling"``); it starts from the checkpoint it finds
+    (one of this task; anything wrong with it: a warning, and the task starts afresh). Resumed on the same machine
+    with the same number of numba threads, the result is bit-identical to that of an uninterrupted run, and with or
+    without a checkpoint an uninterrupted run gives the same arrays. Where the device integrator (backend
+    ``"cuda"``) has no ``state()``/``from_state()``, no checkpoint is used (a warning; ``backend_fallbacks`` in the
+    sidecar), as for the ``liquid`` kind (:func:`~meso_kernels.campaign.liquid.usable_checkpoint`)."""
+    import time
+
     from ..integrate import NoseHoover
+    from .checkpoint import current
     from .execution import requested, route
+    from .liquid import usable_checkpoint
+    t_start = time.perf_counter()
+    if checkpoint is None:
+        checkpoint = current(task)
     model = model_for(p["key"])
     sp = model.state_point
     backend = route("MD (Nose-Hoover)", requested())
-    sim = NoseHoover(final_system(load(task.needs[0])), model, dt=sp.dt, T=p["T"], tau=sp.tau_nh, seed=task.seed,
-                     backend=backend)
-    interval = p["prod_steps"] // p["n_conf"]
-    xs, kin, pot = [], [], []
-    steps = range(p["n_conf"])
+    integrator = NoseHoover
+    if backend == "cuda":
+        from ..cuda.integrate import DeviceNoseHoover as integrator
+    n_conf = p["n_conf"]
+    interval = p["prod_steps"] // n_conf
+    liquid = load(task.needs[0])  # read even when resuming: the provenance of a page names it (store.ReadLog)
+    ckpt = usable_checkpoint(checkpoint, integrator, backend)
+    restored = _parents_restore(ckpt, model, p, interval, integrator, backend) if ckpt is not None else None
+    if restored is None:
+        sim = NoseHoover(final_system(liquid), model, dt=sp.dt, T=p["T"], tau=sp.tau_nh,
+                         seed=task.seed, backend=backend)
+        step, xs, kin, pot, wall_before = 0, [], [], [], 0.0
+    else:
+        sim, step, xs, kin, pot, wall_before = restored
+    block = interval
+    if ckpt is not None:
+        block = ckpt.every_steps or PARENTS_BLOCK
+        ckpt.start(step)
+    bar = None
     if progress:
         from tqdm.auto import tqdm
-        steps = tqdm(steps, desc=f"parents {p['key']} T={p['T']:g}", unit="conf")
-    for _ in steps:
-        sim.run(interval)
-        xs.append(sim.system.positions)
-        kin.append(sim.kinetic_temperature())
-        pot.append(sim.potential_energy() / sim.N)
+        bar = tqdm(total=n_conf, initial=len(xs), desc=f"parents {p['key']} T={p['T']:g}", unit="conf")
+    while len(xs) < n_conf:
+        n = min(block, (len(xs) + 1) * interval - step)
+        sim.run(n)
+        step += n
+        if step == (len(xs) + 1) * interval:
+            xs.append(sim.system.positions)
+            kin.append(sim.kinetic_temperature())
+            pot.append(sim.potential_energy() / sim.N)
+            if bar is not None:
+                bar.update(1)
+        if ckpt is not None and len(xs) < n_conf and ckpt.due(step):
+            arrays = {f"sim.{k}": v for k, v in sim.state().items()}
+            arrays.update(x=np.array(xs, dtype=float).reshape(len(xs), sim.N, model.dim),
+                          T_kin=np.array(kin, dtype=float), potential_energy=np.array(pot, dtype=float))
+            ckpt.save(arrays, step, wall_before + time.perf_counter() - t_start, phase="sampling", backend=backend,
+                      samples=len(xs))
+    if bar is not None:
+        bar.close()
     s = sim.system
     return {"x": np.array(xs), "types": s.types, "box": s.box, "T_kin": np.array(kin),
             "potential_energy": np.array(pot)}
 
 
+def _parents_restore(ckpt, model, p, interval, integrator, backend):
+    """(integrator, step, configurations, kinetic temperatures, energies, wall time so far) from the checkpoint of
+    this ``parents`` task, or None (none there, or unusable: a warning says why, and the task starts afresh)."""
+    found = ckpt.load()
+    if found is None:
+        return None
+    arrays, meta = found
+    try:
+        if meta.get("backend", "cpu") != backend:
+            raise ValueError(f"it was written with backend={meta.get('backend')!r}, this run has "
+                             f"backend={backend!r}")
+        if meta.get("phase") != "sampling":
+            raise ValueError(f"unknown phase {meta.get('phase')!r}")
+        sim = integrator.from_state({k[4:]: v for k, v in arrays.items() if k.startswith("sim.")}, model)
+        step, N, n_conf = sim.step, p["N"], p["n_conf"]
+        if sim.N != N or step != meta.get("step") or not 0 < step < n_conf * interval:
+            raise ValueError(f"it holds {sim.N} particles at step {step} (this task: {N} particles, "
+                             f"{n_conf * interval} steps)")
+        if sim.T != float(p["T"]):
+            raise ValueError(f"its thermostat is at T = {sim.T}, this task's at T = {p['T']}")
+        k = step // interval
+        x = np.asarray(arrays["x"])
+        kin, pot = np.asarray(arrays["T_kin"]), np.asarray(arrays["potential_energy"])
+        if x.dtype != float or x.shape != (k, N, model.dim) or kin.dtype != float or kin.shape != (k,) \
+                or pot.dtype != float or pot.shape != (k,):
+            raise ValueError(f"its samples (x {x.dtype} {x.shape}, T_kin {kin.shape}, potential_energy "
+                             f"{pot.shape}) do not fit {k} configurations at step {step}")
+        xs, kin, pot = list(x), kin.tolist(), pot.tolist()
+    except Exception as exc:  # whatever is wrong with it, a checkpoint must never stop the task
+        ckpt.reject(f"{type(exc).__name__}: {exc}")
+        return None
+    return sim, step, xs, kin, pot, float(meta.get("wall_time_s", 0.0))
+
+
 register(Kind("parents", "mechanics_parents", "scratch", _parents_compute,
               work=lambda p: p["N"] * p["prod_steps"], default_rate=2.5e-7,
-              doc="equilibrium configurations sampled from the liquid", backends=("cpu", "cuda")))
+              doc="equilibrium configurations sampled from the liquid", checkpoint=True, backends=("cpu", "cuda")))
 
 
 #: the most CG iterations of one inherent-structure quench of a parent configuration
