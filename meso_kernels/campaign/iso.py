@@ -38,7 +38,7 @@ def _iso_compute(task, p, load, progress):
 
 register(Kind("iso", "iso_runs", "scratch", _iso_compute, work=lambda p: p["N"] * p["nsteps"] * p["n_runs"],
               default_rate=2.5e-7, doc="isoconfigurational runs: one configuration, one batch of velocity draws",
-              backends=("cpu", "cuda")))
+              backends=("cpu", "cuda"), unit="particle-step"))
 
 
 def _mobility_compute(task, p, load, progress):

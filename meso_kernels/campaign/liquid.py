@@ -255,7 +255,7 @@ def _liquid_compute(task, p, load, progress, checkpoint=None):
 register(Kind("liquid", "dynamics", "data", _liquid_compute,
               work=lambda p: p["N"] * (p["equil_steps"] + p["prod_steps"]), default_rate=2.5e-7,
               doc="equilibrium liquid: F_s, MSD and the final configuration", checkpoint=True,
-              backends=("cpu", "cuda")))
+              backends=("cpu", "cuda"), unit="particle-step"))
 
 
 def liquid_task(key, T, N, equil_steps, prod_steps, seed=0, blocks=2, start=None, n_open=10, relax_start=True):

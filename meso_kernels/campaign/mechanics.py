@@ -140,7 +140,8 @@ def _parents_restore(ckpt, model, p, interval, integrator, backend):
 
 register(Kind("parents", "mechanics_parents", "scratch", _parents_compute,
               work=lambda p: p["N"] * p["prod_steps"], default_rate=2.5e-7,
-              doc="equilibrium configurations sampled from the liquid", checkpoint=True, backends=("cpu", "cuda")))
+              doc="equilibrium configurations sampled from the liquid", checkpoint=True,
+              backends=("cpu", "cuda"), unit="particle-step"))
 
 
 #: the most CG iterations of one inherent-structure quench of a parent configuration

@@ -3,8 +3,10 @@
 The cost of a task is ``work(params) x rate``: ``work`` is its kind's size measure (particles x MD steps for a
 liquid, quenched frames x particles for an IHS trajectory, (N d)^3 / 3 + pairs x (N d)^2 for one inherent
 structure's dense κ, ...) and the rate, in CPU-seconds per unit of work, is the median over the stored results of
-that kind and model (wall time x numba threads / work), falling back to the kind's other models and then to the
-kind's built-in rate. Results computed with the CUDA backend (sidecar ``backend`` "cuda") measure GPU time, not
+that kind and model (wall time x numba threads / work), falling back to the same model's rate in the kinds that
+share the work unit (``Kind.unit``: the MD of a liquid, a parents and an isoconfigurational task all cost per
+particle and step, and a 2D model's step is several times cheaper than a 3D one's), then to the kind's other
+models, and then to the kind's built-in rate. Results computed with the CUDA backend (sidecar ``backend`` "cuda") measure GPU time, not
 CPU time, and are left out of the rates. Where ``benchmarks/gpu_speedup.json`` (``{kind: speedup}``, written by a
 GPU benchmark) exists, the plan also gives GPU-hours.
 """
@@ -50,10 +52,20 @@ class CostModel:
         for (name, _), v in samples.items():
             by_kind[name] += v
         self.kind_rates = {k: float(np.median(v)) for k, v in by_kind.items()}
+        by_unit = defaultdict(list)
+        for (name, key), v in samples.items():
+            if KINDS[name].unit is not None:
+                by_unit[(KINDS[name].unit, key)] += v
+        self.unit_rates = {k: float(np.median(v)) for k, v in by_unit.items()}
 
     def rate(self, kind, key=None):
-        """CPU-seconds per unit of work: measured for (kind, model key), else for the kind, else built in."""
-        return self.rates.get((kind, key), self.kind_rates.get(kind, KINDS[kind].default_rate))
+        """CPU-seconds per unit of work: measured for (kind, model key), else for the model in the kinds with the
+        same work unit (:attr:`Kind.unit <meso_kernels.campaign.task.Kind>`), else for the kind, else built in."""
+        rate = self.rates.get((kind, key))
+        unit = KINDS[kind].unit
+        if rate is None and unit is not None:
+            rate = self.unit_rates.get((unit, key))
+        return rate if rate is not None else self.kind_rates.get(kind, KINDS[kind].default_rate)
 
     def task_cost(self, task):
         spec = task.spec

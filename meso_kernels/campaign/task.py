@@ -57,7 +57,10 @@ class Kind:
     writes and resumes from periodic checkpoints (:mod:`.checkpoint`: :func:`execute` then provides one, which
     compute finds with :func:`.checkpoint.current`); backends: the execution backends compute has a route for
     (``("cpu", "cuda")``: some of its steps can run on the device, see :mod:`.execution`; ``("cpu",)``: with
-    ``backend="cuda"`` the task is computed on the CPU, and its sidecar says so)."""
+    ``backend="cuda"`` the task is computed on the CPU, and its sidecar says so); unit: the name of the work unit
+    when kinds share it (``"particle-step"``: MD of the same model costs the same per particle and step in a liquid,
+    a parents or an isoconfigurational task), so that the cost model can estimate one kind of a model from another
+    (:class:`~meso_kernels.campaign.status.CostModel`)."""
     name: str
     campaign: str
     where: str
@@ -68,6 +71,7 @@ class Kind:
     doc: str = ""
     checkpoint: bool = False
     backends: tuple = ("cpu",)
+    unit: str = None
 
     def __post_init__(self):
         if self.where not in WHERE:
