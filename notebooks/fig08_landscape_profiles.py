@@ -207,12 +207,12 @@ for n, ((key, T), res) in enumerate(results.items()):
             label=f"{label(key)}, T = {T:g}")
     if x.size:
         ax.vlines(np.median(x), n - 0.35, n + 0.35, color="k", lw=1.5)
-    ax.text(1.0, n, f"  {c['converged']} ok, {c['barrierless exit']} barrierless, {c['unconverged']} capped",
+    ax.text(1.0, n, f"  {c['converged']} ok, {c['barrierless exit']} barrierless, {c['unconverged']} unconverged",
             transform=ax.get_yaxis_transform(),
             fontsize=7, va="center", ha="left")
     a = res.arrays
     named = False
-    for j in np.flatnonzero(res.status <= 1):
+    for j in np.flatnonzero(a["init"] >= 0):   # every transition a band was run for
         ok = a["md_frame"][j] >= 0
         if ok.any():
             axm.plot(a["md_frame"][j][ok] - a["frames"][j], (a["md_E"][j][ok] - a["E_a"][j]) / T, "-", lw=0.7,
