@@ -189,13 +189,13 @@ def usable_checkpoint(checkpoint, integrator, backend):
     return ckpt
 
 
-def _restore(ckpt, model, N, equil_steps, prod_steps, integrator=None, backend="cpu"):
-    """(integrator, correlator or None, kinetic-temperature samples, energy samples, wall time so far) from the
-    checkpoint of this run, or None (none there, or unusable: a warning says why). ``integrator``: the class whose
-    ``from_state`` restores it (default :class:`~meso_kernels.integrate.NoseHoover`); a checkpoint written with
-    another ``backend`` is not used."""
-    if integrator is None:
-        from ..integrate import NoseHoover as integrator
+def restore_md(ckpt, integrator, model, N, backend, read):
+    """Shared by the kinds with checkpoints (``liquid``, ``parents``): the checkpoint ``ckpt`` loaded
+    (:meth:`~meso_kernels.campaign.checkpoint.Checkpoint.load`), its MD integrator restored with the class
+    ``integrator``'s ``from_state`` from the ``sim.*`` arrays and checked (written on ``backend``, ``N`` particles, at
+    the step its meta record names), then ``read(sim, arrays, meta)`` (the kind's own checks; a tuple). Returns
+    ``(sim, *read(...), wall time so far)``, or None when there is no checkpoint or anything is wrong with it (``read``
+    raising included): a warning says why, and the task starts afresh."""
     found = ckpt.load()
     if found is None:
         return None
@@ -205,11 +205,27 @@ def _restore(ckpt, model, N, equil_steps, prod_steps, integrator=None, backend="
             raise ValueError(f"it was written with backend={meta.get('backend')!r}, this run has "
                              f"backend={backend!r}")
         sim = integrator.from_state({k[4:]: v for k, v in arrays.items() if k.startswith("sim.")}, model)
+        if sim.N != N or sim.step != meta.get("step"):
+            raise ValueError(f"it holds {sim.N} particles at step {sim.step} (this task: {N} particles)")
+        rest = tuple(read(sim, arrays, meta))
+    except Exception as exc:  # whatever is wrong with it, a checkpoint must never stop the task
+        ckpt.reject(f"{type(exc).__name__}: {exc}")
+        return None
+    return (sim, *rest, float(meta.get("wall_time_s", 0.0)))
+
+
+def _restore(ckpt, model, N, equil_steps, prod_steps, integrator=None, backend="cpu"):
+    """(integrator, correlator or None, kinetic-temperature samples, energy samples, wall time so far) from the
+    checkpoint of this run, or None (none there, or unusable: a warning says why). ``integrator``: the class whose
+    ``from_state`` restores it (default :class:`~meso_kernels.integrate.NoseHoover`); a checkpoint written with
+    another ``backend`` is not used (:func:`restore_md`)."""
+    if integrator is None:
+        from ..integrate import NoseHoover as integrator
+
+    def read(sim, arrays, meta):
         corr_state = {k[5:]: v for k, v in arrays.items() if k.startswith("corr.")}
         corr = LogTimeCorrelator.from_state(corr_state) if corr_state else None
         phase = meta.get("phase")
-        if sim.N != N or sim.step != meta.get("step"):
-            raise ValueError(f"it holds {sim.N} particles at step {sim.step}")
         if phase == "equilibration":
             if corr is not None or not sim.step < equil_steps:
                 raise ValueError(f"an equilibration checkpoint at step {sim.step} of {equil_steps}")
@@ -220,10 +236,9 @@ def _restore(ckpt, model, N, equil_steps, prod_steps, integrator=None, backend="
             raise ValueError(f"unknown phase {phase!r}")
         kin = np.asarray(arrays["kinetic_temperature"], dtype=float).tolist()
         pot = np.asarray(arrays["potential_energy"], dtype=float).tolist()
-    except Exception as exc:  # whatever is wrong with it, a checkpoint must never stop the task
-        ckpt.reject(f"{type(exc).__name__}: {exc}")
-        return None
-    return sim, corr, kin, pot, float(meta.get("wall_time_s", 0.0))
+        return corr, kin, pot
+
+    return restore_md(ckpt, integrator, model, N, backend, read)
 
 
 def correlator(arrays):

@@ -107,21 +107,15 @@ def _parents_compute(task, p, load, progress, checkpoint=None):
 def _parents_restore(ckpt, model, p, interval, integrator, backend):
     """(integrator, step, configurations, kinetic temperatures, energies, wall time so far) from the checkpoint of
     this ``parents`` task, or None (none there, or unusable: a warning says why, and the task starts afresh)."""
-    found = ckpt.load()
-    if found is None:
-        return None
-    arrays, meta = found
-    try:
-        if meta.get("backend", "cpu") != backend:
-            raise ValueError(f"it was written with backend={meta.get('backend')!r}, this run has "
-                             f"backend={backend!r}")
+    from .liquid import restore_md
+    N, n_conf = p["N"], p["n_conf"]
+
+    def read(sim, arrays, meta):
         if meta.get("phase") != "sampling":
             raise ValueError(f"unknown phase {meta.get('phase')!r}")
-        sim = integrator.from_state({k[4:]: v for k, v in arrays.items() if k.startswith("sim.")}, model)
-        step, N, n_conf = sim.step, p["N"], p["n_conf"]
-        if sim.N != N or step != meta.get("step") or not 0 < step < n_conf * interval:
-            raise ValueError(f"it holds {sim.N} particles at step {step} (this task: {N} particles, "
-                             f"{n_conf * interval} steps)")
+        step = sim.step
+        if not 0 < step < n_conf * interval:
+            raise ValueError(f"it is at step {step} (this task: {n_conf * interval} steps)")
         if sim.T != float(p["T"]):
             raise ValueError(f"its thermostat is at T = {sim.T}, this task's at T = {p['T']}")
         k = step // interval
@@ -131,11 +125,9 @@ def _parents_restore(ckpt, model, p, interval, integrator, backend):
                 or pot.dtype != float or pot.shape != (k,):
             raise ValueError(f"its samples (x {x.dtype} {x.shape}, T_kin {kin.shape}, potential_energy "
                              f"{pot.shape}) do not fit {k} configurations at step {step}")
-        xs, kin, pot = list(x), kin.tolist(), pot.tolist()
-    except Exception as exc:  # whatever is wrong with it, a checkpoint must never stop the task
-        ckpt.reject(f"{type(exc).__name__}: {exc}")
-        return None
-    return sim, step, xs, kin, pot, float(meta.get("wall_time_s", 0.0))
+        return step, list(x), kin.tolist(), pot.tolist()
+
+    return restore_md(ckpt, integrator, model, N, backend, read)
 
 
 register(Kind("parents", "mechanics_parents", "scratch", _parents_compute,

@@ -21,14 +21,18 @@ from meso_kernels.campaign import Resolver, Store, execute, liquid_task
 pytestmark = needs_cuda
 
 
+def _has_state(integrator):
+    """Whether the integrator class can be checkpointed (``state()`` and ``from_state()``)."""
+    return callable(getattr(integrator, "state", None)) and callable(getattr(integrator, "from_state", None))
+
+
 def test_liquid_task_on_the_device(tmp_path):
     from meso_kernels.cuda.integrate import DeviceNoseHoover
     store = Store(tmp_path / "d", tmp_path / "s")
     first = liquid_task("ipl2d", 1.0, 32, 20, 20, seed=1)
     assert execute(first, store)["computed"]
     task = liquid_task("ipl2d", 1.0, 32, 0, 30, seed=1, start=first, relax_start=False)
-    has_state = callable(getattr(DeviceNoseHoover, "state", None)) and callable(
-        getattr(DeviceNoseHoover, "from_state", None))
+    has_state = _has_state(DeviceNoseHoover)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         out = execute(task, store, backend="cuda")
@@ -62,8 +66,7 @@ def test_parents_task_on_the_device(tmp_path, monkeypatch):
     liquid = liquid_task("ipl2d", 1.0, 32, 20, 20, seed=1)
     assert execute(liquid, store)["computed"]
     task = parents_from(liquid, 10, 2, seed=1)
-    has_state = callable(getattr(DeviceNoseHoover, "state", None)) and callable(
-        getattr(DeviceNoseHoover, "from_state", None))
+    has_state = _has_state(DeviceNoseHoover)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         out = execute(task, store, backend="cuda")
