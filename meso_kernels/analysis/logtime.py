@@ -466,9 +466,12 @@ class EquilibrationCheck:
     """Result of :func:`equilibration_check` (all times in the correlator's units).
 
     t, early, late, early_err, late_err: F_s of the first and second half of the time origins with their standard
-    errors from the scatter of the blocks in each half; tau_early, tau_late: τ_α of each half; z: the difference of
-    the two halves at τ_α in units of its standard error; z_max: the bound on |z| (two-sided ``1 - false_alarm``
-    quantile of Student's t with the blocks' degrees of freedom); passed: |z| <= z_max."""
+    errors from the scatter of the blocks in each half; tau_early, tau_late: τ_α of each half (NaN for a half whose
+    F_s never falls to the level within the lags it has error bars at); z: the difference of the two halves at
+    ``t_compared`` in units of its standard error; z_max: the bound on |z| (two-sided ``1 - false_alarm`` quantile of
+    Student's t with the blocks' degrees of freedom); passed: |z| <= z_max; t_compared: where the halves are
+    compared, sqrt(tau_early tau_late), or, where a half does not reach the level, the whole run's τ_α or, if
+    shorter, the longest lag at which both halves have error bars (``at_tau`` is False then)."""
     t: np.ndarray
     early: np.ndarray
     late: np.ndarray
@@ -481,11 +484,15 @@ class EquilibrationCheck:
     dof: int
     passed: bool
     lntau_err: float = float("nan")
+    t_compared: float = float("nan")
+    at_tau: bool = True
 
     def summary(self):
         word = "stationary" if self.passed else "NOT stationary"
+        where = "at tau_alpha" if self.at_tau else (f"at t = {self.t_compared:.4g}, the longest lag both halves "
+                                                    "reach (a half never falls to the level)")
         return (f"{word}: tau_alpha early {self.tau_early:.4g}, late {self.tau_late:.4g}; F_s halves differ by "
-                f"{self.z:+.2f} sigma at tau_alpha (bound {self.z_max:.2f}, {self.dof} dof)")
+                f"{self.z:+.2f} sigma {where} (bound {self.z_max:.2f}, {self.dof} dof)")
 
 
 def _half_with_error(F, n):
@@ -508,8 +515,11 @@ def equilibration_check(corr, species, level=0.2, false_alarm=0.01):
     bars from the scatter between blocks of consecutive origins (``corr.n_blocks >= 4``; blocks longer than τ_α are
     close to independent, shorter ones make the errors too small and the check too strict).
 
-    The statistic is the difference of the two halves at τ_α (interpolated in ln t) over its standard error; the run
-    passes when it lies within the two-sided ``1 - false_alarm`` interval of Student's t with ``n_blocks - 2``
+    The statistic is the difference of the two halves at τ_α (interpolated in ln t) over its standard error. In a run
+    a few τ_α long the second half has no origins at the longest lags, so its F_s may end above the level: the
+    halves are then compared at the whole run's τ_α, or at the longest lag where both have error bars if that is
+    shorter (``at_tau`` False: a weaker test, made where the data allow; ValueError only when the whole run never
+    reaches the level). The run passes when it lies within the two-sided ``1 - false_alarm`` interval of Student's t with ``n_blocks - 2``
     degrees of freedom, so a stationary run fails with probability about ``false_alarm``. Returns
     :class:`EquilibrationCheck`.
 
@@ -537,12 +547,22 @@ def equilibration_check(corr, species, level=0.2, false_alarm=0.01):
 
     def tau(f):
         ok = np.isfinite(f)
-        return tau_alpha(t[ok], f[ok], level=level)
+        try:
+            return tau_alpha(t[ok], f[ok], level=level)
+        except ValueError:
+            return float("nan")
 
     tau_e, tau_l = tau(early), tau(late)
     both = np.isfinite(early) & np.isfinite(late)
+    if not both.any():
+        raise ValueError("the two halves of the time origins have no lag with error bars in common")
     lt = np.log(t[both])
-    at = np.log(np.sqrt(tau_e * tau_l))
+    at_tau = bool(np.isfinite(tau_e) and np.isfinite(tau_l))
+    if at_tau:
+        at = np.log(np.sqrt(tau_e * tau_l))
+    else:
+        whole = tau_alpha(t, corr.fs[species], level=level)   # ValueError: the run itself is too short
+        at = min(np.log(whole), lt[-1])
     diff = np.interp(at, lt, (early - late)[both])
     err = np.interp(at, lt, np.hypot(e_err, l_err)[both])
     dof = F.shape[0] - 2
@@ -553,4 +573,4 @@ def equilibration_check(corr, species, level=0.2, false_alarm=0.01):
     slope = np.gradient(mean, lt)
     lntau_err = float(0.5 * err / max(abs(np.interp(at, lt, slope)), 1e-12))
     return EquilibrationCheck(t, early, late, e_err, l_err, float(tau_e), float(tau_l), z, z_max, dof,
-                              bool(abs(z) <= z_max), lntau_err)
+                              bool(abs(z) <= z_max), lntau_err, float(np.exp(at)), at_tau)

@@ -229,9 +229,10 @@ def test_blocks_split_the_same_sums():
         equilibration_check(two, 1)
 
 
-def _synthetic(late_tau, scatter, n_blocks=8, seed=0):
+def _synthetic(late_tau, scatter, n_blocks=8, seed=0, late_max_t=None):
     """A correlator built from F_s = exp(-(t/tau)^0.8) per block: the first half of the blocks relaxes with tau = 1,
-    the second with ``late_tau``; every block carries Gaussian noise of size ``scatter``."""
+    the second with ``late_tau``; every block carries Gaussian noise of size ``scatter``. ``late_max_t``: the second
+    half has no time origins at lags beyond it (as in a run a few tau_alpha long)."""
     rng = np.random.default_rng(seed)
     lags = np.unique(np.round(np.geomspace(1, 1000, 40)).astype(np.int64))
     t = lags * 0.01
@@ -239,6 +240,9 @@ def _synthetic(late_tau, scatter, n_blocks=8, seed=0):
     taus = np.r_[np.ones(h), np.full(h, late_tau)]
     F = np.exp(-(t[None, :] / taus[:, None]) ** 0.8) + scatter * rng.standard_normal((n_blocks, lags.size))
     n = np.full((n_blocks, lags.size), 10.0)
+    if late_max_t is not None:
+        n[h:, t > late_max_t] = 0.0
+        F[h:, t > late_max_t] = 0.0
     arrays = {"q": np.array(6.0), "dt": np.array(0.01), "lags": lags, "origin_interval": np.array(10),
               "hist_edges": np.geomspace(1e-3, 10, 11), "species": np.array([0]), "species_counts": np.array([100.0]),
               "box": np.ones(3), "wave_vectors": np.ones((1, 3)), "fs_sums": (F * n)[:, None, :],
@@ -267,3 +271,19 @@ def test_equilibration_check_on_known_cases():
     # the fraction beyond the 99 % bound is about 1 %; more than 6 % would happen with probability < 1e-4
     fails = sum(not equilibration_check(_synthetic(1.0, 0.01, seed=s), 0).passed for s in range(200))
     assert fails <= 12
+    assert flat.at_tau and flat.t_compared == pytest.approx(np.sqrt(flat.tau_early * flat.tau_late))
+
+
+def test_equilibration_check_where_a_half_stops_short_of_tau_alpha():
+    """A run a few tau_alpha long: the late half has no origins beyond t = 0.8 (tau = 1: F_s = 0.44 there), so its
+    F_s never reaches 0.2. The halves are compared at the longest common lag instead of raising."""
+    flat = equilibration_check(_synthetic(1.0, 0.002, late_max_t=0.8), 0)
+    assert np.isnan(flat.tau_late) and flat.tau_early == pytest.approx(1.0 * np.log(5) ** 1.25, rel=0.05)
+    assert not flat.at_tau and flat.t_compared <= 0.8 and flat.passed
+    assert "longest lag" in flat.summary()
+    # aging shows there too: the late half relaxes 50 % slower, 0.002 block scatter
+    aging = equilibration_check(_synthetic(1.5, 0.002, late_max_t=0.8), 0)
+    assert not aging.at_tau and not aging.passed and aging.z < -aging.z_max
+    # a run that never reaches the level at all still raises
+    with pytest.raises(ValueError, match="never falls to 0.001"):
+        equilibration_check(_synthetic(1.0, 0.002, late_max_t=0.8), 0, level=0.001)
