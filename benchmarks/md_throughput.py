@@ -11,6 +11,7 @@ Usage (from the repository root)::
     .venv/bin/python benchmarks/md_throughput.py                   # ipl,ka,sw at 1 and 2 threads (~15 min)
     .venv/bin/python benchmarks/md_throughput.py --quick           # shorter runs (noisier)
     .venv/bin/python benchmarks/md_throughput.py --systems ipl,mblj --threads 2 --steps 5000
+    .venv/bin/python benchmarks/md_throughput.py --systems ka,mblj --pair-loop mask,branch   # both pair loops
 
 Protocol
 --------
@@ -27,6 +28,9 @@ Protocol
 4. LAMMPS variants: 1 thread: plain styles, ``-sf opt`` (where an opt style exists; else it is the plain style),
    ``-sf omp -pk omp 1``; 2 threads: ``-sf omp -pk omp 2`` (OMP_NUM_THREADS=2) and 2 MPI ranks (``mpirun -np 2``).
    The table compares our code with the best LAMMPS variant at the same thread count; all variants are listed.
+   ``--pair-loop mask,branch`` times our code once per pair-loop cut-off mode (``MESO_PAIR_LOOP``, see
+   :mod:`meso_kernels.forces`; one row per mode, against the same LAMMPS runs, which run once per system and
+   thread count). Both modes give bitwise the same trajectory, so only their speed differs.
 5. Shared machine: before each run the script waits (``--idle-timeout``) until other processes use less than
    ``--max-others`` CPU cores, measures what they used during the run (/proc/stat minus our own and our children's
    CPU time), retries a disturbed run (``--retries``) and flags it with ``*`` if every attempt was disturbed.
@@ -262,21 +266,27 @@ def our_start_energy(model, x, box, types):
     return ForceField(model, box, skin=0.3).compute(x, types)[0] / len(x)
 
 
-def run_ours(model, cfg, state, threads, nsteps, warm, sample_every):
-    """(seconds for ``nsteps`` timed steps, mean U/N over them). Compile and first neighbour build are untimed."""
+def run_ours(model, cfg, state, threads, nsteps, warm, sample_every, pair_loop="mask"):
+    """(seconds for ``nsteps`` timed steps, mean U/N over them). Compile and first neighbour build are untimed.
+    ``pair_loop``: the pair-loop cut-off mode (``meso_kernels.forces.PAIR_LOOP``: "mask" or "branch")."""
     import numba
+    from meso_kernels import forces
     from meso_kernels.integrate import NoseHoover
     from meso_kernels.system import System
 
     x, box, types, v = state
     N = len(x)
     numba.set_num_threads(threads)
-    sim = NoseHoover(System(x, box, types, v), model, dt=cfg["dt"], T=cfg["T"], tau=cfg["tau"], skin=0.3)
-    sim.run(warm)                                               # numba compile / cache load, first list build
-    energies = []
-    t0 = time.perf_counter()
-    sim.run(nsteps, callback=lambda s: energies.append(s.potential_energy()), every=sample_every)
-    elapsed = time.perf_counter() - t0
+    previous, forces.PAIR_LOOP = forces.PAIR_LOOP, pair_loop     # read by the integrator at every run() block
+    try:
+        sim = NoseHoover(System(x, box, types, v), model, dt=cfg["dt"], T=cfg["T"], tau=cfg["tau"], skin=0.3)
+        sim.run(warm)                                           # numba compile / cache load, first list build
+        energies = []
+        t0 = time.perf_counter()
+        sim.run(nsteps, callback=lambda s: energies.append(s.potential_energy()), every=sample_every)
+        elapsed = time.perf_counter() - t0
+    finally:
+        forces.PAIR_LOOP = previous
     return elapsed, float(np.mean(energies)) / N
 
 
@@ -402,10 +412,17 @@ def main(argv=None):
     ap.add_argument("--sample-every", type=int, default=100, help="potential-energy sampling interval (steps)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--lammps-only", action="store_true", help="skip our code")
+    ap.add_argument("--pair-loop", default="mask",
+                    help="comma list of our pair-loop cut-off modes to time, one row each: mask (evaluate every "
+                         "listed pair, zero those beyond r_c), branch (skip them, as LAMMPS); default mask")
     ap.add_argument("--lmp", default=None, help="LAMMPS executable (default: lmp next to this Python)")
     ap.add_argument("--fresh", action="store_true", help="rebuild the equilibrated start configurations")
     ap.add_argument("--out", default=str(WORK / "md_throughput.md"))
     args = ap.parse_args(argv)
+    pair_loops = [s.strip() for s in args.pair_loop.split(",") if s.strip()]
+    modes = ("mask", "branch")      # meso_kernels.forces.PAIR_LOOP_MODES (not imported: --lammps-only runs without)
+    if not pair_loops or any(p not in modes for p in pair_loops) or len(set(pair_loops)) != len(pair_loops):
+        sys.exit(f"--pair-loop must be a comma list of distinct modes from {', '.join(modes)}, got {args.pair_loop!r}")
 
     WORK.mkdir(exist_ok=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))   # so that LAMMPS children are ended too
@@ -463,28 +480,30 @@ def main(argv=None):
                 log(f"[{name}] LAMMPS {vname:6s} {th} thr: {lam[vname][0]:.3f} Matom-steps/s "
                     f"({sec:.2f} s for {nsteps} steps), <U>/N = {pe:.5f}, U0/N = {u0:.6f}, others {load:.2f}")
             bestv = max(lam, key=lambda k: lam[k][0])
-            ours = None
-            if not args.lammps_only:
+            ours = {}                     # pair-loop mode -> (Matom-steps/s, <U>/N, others' load, flag)
+            for mode in ([] if args.lammps_only else pair_loops):
                 (sec, pe), load, flag = mon.measure(
-                    "ours", lambda: run_ours(model, cfg, state, th, nsteps, warm, args.sample_every),
+                    f"ours [{mode}]",
+                    lambda: run_ours(model, cfg, state, th, nsteps, warm, args.sample_every, mode),
                     args.repeats, args.retries)
-                ours = (N * nsteps / sec / 1e6, pe, load, flag)
-                log(f"[{name}] ours          {th} thr: {ours[0]:.3f} Matom-steps/s ({sec:.2f} s), "
+                ours[mode] = (N * nsteps / sec / 1e6, pe, load, flag)
+                log(f"[{name}] ours {mode:8s} {th} thr: {ours[mode][0]:.3f} Matom-steps/s ({sec:.2f} s), "
                     f"<U>/N = {pe:.5f}, others {load:.2f}")
             rows.append((name, N, th, lam, bestv, ours, tol))
             details.append((name, th, nsteps, lam, bestv, u0_ours, ours))
 
-    md = ["| system | N | threads | LAMMPS Matom-steps/s | ours Matom-steps/s | ratio ours/LAMMPS |",
-          "|---|---|---|---|---|---|"]
+    md = ["| system | N | threads | LAMMPS Matom-steps/s | ours: pair loop | ours Matom-steps/s | ratio ours/LAMMPS |",
+          "|---|---|---|---|---|---|---|"]
     flagged = {}
     for name, N, th, lam, bv, ours, tol in rows:
         lb = lam[bv]
-        fl = "*" if lb[4] or (ours is not None and ours[3]) else ""
-        if fl:
-            flagged[th] = tol
-        o = "–" if ours is None else f"{ours[0]:.3f}"
-        r = "–" if ours is None else f"{ours[0] / lb[0]:.2f}{fl}"
-        md.append(f"| {name} | {N} | {th} | {lb[0]:.3f} ({bv}) | {o} | {r} |")
+        for mode, o in (ours.items() if ours else [("–", None)]):
+            fl = "*" if lb[4] or (o is not None and o[3]) else ""
+            if fl:
+                flagged[th] = tol
+            os_ = "–" if o is None else f"{o[0]:.3f}"
+            r = "–" if o is None else f"{o[0] / lb[0]:.2f}{fl}"
+            md.append(f"| {name} | {N} | {th} | {lb[0]:.3f} ({bv}) | {mode} | {os_} | {r} |")
     if flagged:
         md += ["", "\\* disturbed: other processes used more than "
                + ", ".join(f"{t:.2f} cores in the {th}-thread runs" for th, t in flagged.items())
@@ -495,17 +514,19 @@ def main(argv=None):
            "| <U>/N timed (LAMMPS / ours) | rel. diff |", "|---|---|---|---|---|---|---|---|"]
     for name, th, nsteps, lam, bv, u0o, ours in details:
         vs = ", ".join(f"{k} {v[0]:.3f} [{v[3]:.2f}]" for k, v in lam.items())
-        os_ = "–" if ours is None else f"{ours[0]:.3f} [{ours[2]:.2f}]"
+        os_ = ", ".join(f"{m} {o[0]:.3f} [{o[2]:.2f}]" for m, o in ours.items()) or "–"
         u0l, pl = lam[bv][2], lam[bv][1]
         s0 = f"{u0l:.6f} / " + ("–" if u0o is None else f"{u0o:.6f}")
-        s1 = f"{pl:.5f} / " + ("–" if ours is None else f"{ours[1]:.5f}")
-        rd = "–" if ours is None else f"{(ours[1] - pl) / abs(pl):+.2%}"
+        s1 = f"{pl:.5f} / " + (", ".join(f"{o[1]:.5f}" for o in ours.values()) or "–")
+        rd = ", ".join(f"{(o[1] - pl) / abs(pl):+.2%}" for o in ours.values()) or "–"
         md.append(f"| {name} | {th} | {nsteps} | {vs} | {os_} | {s0} | {s1} | {rd} |")
     from meso_kernels.cpuinfo import cpu_record
     md += ["", f"Machine: {cpu_record()['model']} ({cpu_record()['isa_level']}), {os.cpu_count()} logical CPUs; "
            f"LAMMPS {lammps_version(lmp)} ({lmp}); {time.strftime('%Y-%m-%d %H:%M')}. Timed steps follow an "
            "untimed warm-up (ours: numba compilation or cache load and the first neighbour build are excluded); "
-           "LAMMPS time is its Loop time. The best LAMMPS variant at each thread count is compared."]
+           "LAMMPS time is its Loop time. The best LAMMPS variant at each thread count is compared; ours is timed once "
+           "per pair-loop mode (--pair-loop: mask evaluates every listed pair and zeroes those beyond r_c, branch "
+           "skips them), against the same LAMMPS runs."]
     text = "\n".join(md)
     print(text)
     Path(args.out).write_text(text + "\n")

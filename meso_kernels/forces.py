@@ -14,6 +14,19 @@ frame; see :class:`ForceField` and :func:`affine_shear`.
 Work is split over numba threads in contiguous particle chunks, each with its own force buffer, reduced at the
 end: results are deterministic for a given number of threads.
 
+Pair-loop cut-off mode (:data:`PAIR_LOOP`): the half list holds the pairs within r_c + skin, so a fraction of the
+listed pairs (about 29 % for Kob–Andersen, r_c = 2.5 sigma, skin 0.3) lies beyond r_c. ``"mask"`` (default)
+evaluates every listed pair and zeroes u and s beyond r_c (branch-free); ``"branch"`` skips those pairs before
+evaluating the potential (as LAMMPS does). Which is faster depends on the host (benchmarks/README.md;
+``benchmarks/md_throughput.py --pair-loop mask,branch``). Both give bitwise the same U, F and W: the pairs beyond r_c
+contribute exact zeros in the mask mode (u = 0, and s = 0 so that s r^2 and s dx are +-0, also fused into an fma),
+which leave every sum unchanged, and the pairs within r_c run through the same instructions in both modes
+(tests/test_forces.py checks it, and an MD trajectory, bitwise). The mode is read at import from the environment
+variable ``MESO_PAIR_LOOP`` (``mask`` or ``branch``; anything else raises ``ValueError``) and can be changed at run
+time by assigning :data:`PAIR_LOOP` (``meso_kernels.forces.PAIR_LOOP = "branch"``); :class:`ForceField` and the
+integrators of :mod:`meso_kernels.integrate` read it at every call, as they read the numba thread count. The
+compiled drivers take it as the integer argument ``branch`` (:func:`pair_loop_flag`).
+
 >>> import numpy as np
 >>> from meso_kernels.models import get_model
 >>> from meso_kernels.forces import ForceField
@@ -25,6 +38,7 @@ end: results are deterministic for a given number of threads.
 True
 """
 import math
+import os
 
 import numba
 import numpy as np
@@ -33,6 +47,30 @@ from numba import njit, prange
 from .models.dispatch import pair_eval
 from .models.sw import triplet
 from .neighbors import NeighborList, image_table
+
+#: Environment variable and values of the pair-loop cut-off mode (module docstring).
+PAIR_LOOP_ENV = "MESO_PAIR_LOOP"
+PAIR_LOOP_MODES = ("mask", "branch")
+
+
+def _check_pair_loop(mode, source):
+    if mode not in PAIR_LOOP_MODES:
+        raise ValueError(f"{source} must be one of {', '.join(repr(m) for m in PAIR_LOOP_MODES)} "
+                         f"(pair-loop cut-off mode), got {mode!r}")
+    return mode
+
+
+#: Pair-loop cut-off mode: ``"mask"`` (evaluate every listed pair, zero those beyond r_c) or ``"branch"`` (skip
+#: them); from ``$MESO_PAIR_LOOP`` (default ``"mask"``), assignable at run time.
+PAIR_LOOP = _check_pair_loop(os.environ.get(PAIR_LOOP_ENV, "").strip().lower() or "mask",
+                             f"the environment variable {PAIR_LOOP_ENV}")
+
+
+def pair_loop_flag():
+    """The ``branch`` argument of the compiled drivers for the current :data:`PAIR_LOOP` (0: mask, 1: branch);
+    ``ValueError`` if it was set to anything else."""
+    return PAIR_LOOP_MODES.index(_check_pair_loop(PAIR_LOOP, f"meso_kernels.forces.PAIR_LOOP (or ${PAIR_LOOP_ENV})"))
+
 
 #: LLVM fast-math flags of the hot loops: fused multiply-add contraction only (no reassociation, so sums keep
 #: their order and results stay deterministic and IEEE-accurate to rounding).
@@ -60,10 +98,12 @@ def _reduce(fb, eb, wb):
 
 
 @njit(cache=True, parallel=True, fastmath=FAST)
-def pair_forces(x, tab, types, nlist, image, counts, kind, params, rcsq, nchunks):
+def pair_forces(x, tab, types, nlist, image, counts, kind, params, rcsq, nchunks, branch):
     """Pair energy U, forces F (N, d) and virial W over a *half* neighbour list (d = 2 or 3; the z component is
     skipped in 2D). ``x`` is in the list's build frame; ``image`` holds the periodic image code of each entry and
-    ``tab`` (27, 3) the shift vector of each code (:func:`~meso_kernels.neighbors.image_table`)."""
+    ``tab`` (27, 3) the shift vector of each code (:func:`~meso_kernels.neighbors.image_table`). ``branch``: the
+    cut-off mode (0: evaluate every listed pair and mask those beyond r_c; 1: skip them; bitwise the same result,
+    module docstring)."""
     n, d = x.shape
     d3 = d == 3
     fb, eb, wb = _buffers(nchunks, n, d)
@@ -90,9 +130,13 @@ def pair_forces(x, tab, types, nlist, image, counts, kind, params, rcsq, nchunks
                 if d3:
                     dz = x[j, 2] - zi + tab[im, 2]
                 r2 = dx * dx + dy * dy + dz * dz
-                # branch-free cut-off: every listed pair is evaluated (the potentials are finite up to
-                # r_c + skin) and masked, which avoids a mispredicted branch on a third of the pairs
                 inside = r2 < rcsq[ti, tj]
+                # branch mode: pairs beyond r_c are skipped (as LAMMPS does); ``branch`` is loop-invariant
+                if branch != 0 and not inside:
+                    continue
+                # mask mode: every listed pair is evaluated (the potentials are finite up to r_c + skin) and
+                # masked, which avoids a mispredicted branch on a third of the pairs; the masked pairs add exact
+                # zeros, so both modes give the same bits (in the branch mode the masks are no-ops)
                 u, s, u2 = pair_eval(kind, r2, params[ti, tj])
                 u = u if inside else 0.0
                 s = s if inside else 0.0
@@ -175,12 +219,13 @@ def sw_forces(x, tab, nlist, image, counts, params, rc, tb, nchunks):
 
 
 @njit(cache=True)
-def compute_any(x, tab, types, nlist, image, counts, kind, params, rcsq, tb, nchunks):
+def compute_any(x, tab, types, nlist, image, counts, kind, params, rcsq, tb, nchunks, branch):
     """(U, F, W) of a pair model (half list) or, when ``tb`` is non-empty, of the SW model (full list);
-    ``x`` in the list's build frame, ``tab`` the (27, 3) shift vectors of the image codes."""
+    ``x`` in the list's build frame, ``tab`` the (27, 3) shift vectors of the image codes; ``branch`` the pair-loop
+    cut-off mode of :func:`pair_forces` (:func:`pair_loop_flag`; the SW driver always branches)."""
     if tb.size > 0:
         return sw_forces(x, tab, nlist, image, counts, params, math.sqrt(rcsq[0, 0]), tb, nchunks)
-    return pair_forces(x, tab, types, nlist, image, counts, kind, params, rcsq, nchunks)
+    return pair_forces(x, tab, types, nlist, image, counts, kind, params, rcsq, nchunks, branch)
 
 
 @njit(cache=True)
@@ -360,7 +405,7 @@ class ForceField:
         self.update(x, types)
         e, f, w = compute_any(self.frame(x), self._tab, types, self.nl.nlist, self.nl.image, self.nl.counts,
                               self.model.kind, self.model.params, self.rcsq, self.model.three_body_array,
-                              numba.get_num_threads())
+                              numba.get_num_threads(), pair_loop_flag())
         self.n_evals += 1
         if check and not math.isfinite(e):
             raise FloatingPointError("non-finite potential energy: overlapping particles? "

@@ -30,7 +30,7 @@ import numba
 import numpy as np
 from numba import njit
 
-from .forces import compute_any
+from .forces import compute_any, pair_loop_flag
 from .neighbors import _cell_sort, build_into, image_table
 
 _DONE, _NEED_GROW = 0, 1
@@ -121,7 +121,7 @@ def _reorder(x, v, types, ids, img, box, ncell):
 
 @njit(cache=True)
 def _md_loop(nsteps, resume, x, v, vstate, F, en, types, ids, img, box, dt, nl, image, counts, xref, skin, cutsq, ncell,
-             nbr, shift, kind, params, rcsq, tb, nchunks, thermostat, xi, pxi, Q, g, T):
+             nbr, shift, kind, params, rcsq, tb, nchunks, branch, thermostat, xi, pxi, Q, g, T):
     """Run up to nsteps steps. ``en = [U, W, n_builds]`` is updated in place. Returns (steps done, status);
     status _NEED_GROW means the neighbour list must be widened and the current step finished by the caller
     (positions already drifted). With ``resume`` the first step starts after the drift. Positions are wrapped
@@ -151,7 +151,7 @@ def _md_loop(nsteps, resume, x, v, vstate, F, en, types, ids, img, box, dt, nl, 
                     return step, _NEED_GROW
                 xref[:, :] = x
                 en[2] += 1
-        e, f, w = compute_any(x, tab, types, nl, image, counts, kind, params, rcsq, tb, nchunks)
+        e, f, w = compute_any(x, tab, types, nl, image, counts, kind, params, rcsq, tb, nchunks, branch)
         F[:, :] = f
         en[0] = e
         en[1] = w
@@ -360,7 +360,7 @@ class NVE:
                                     self._ids, self._img, self.box, self.dt, nl.nlist, nl.image, nl.counts, nl.xref,
                                     nl.skin, nl.cutsq, nl.ncell, nl.cell_nbr, nl.cell_shift, self.model.kind, self.model.params,
                                     self.ff.rcsq, self.model.three_body_array, numba.get_num_threads(),
-                                    self.thermostat, self.xi, self.pxi, self.Q, float(self.g), self.T)
+                                    pair_loop_flag(), self.thermostat, self.xi, self.pxi, self.Q, float(self.g), self.T)
             self.step += done
             nl.n_builds = int(self.en[2])
             n -= done

@@ -566,3 +566,116 @@ def test_forcefield_errors():
         ff2.compute(x, t)
     with pytest.raises(ValueError):
         ff.laplacian(x[:, :2], t)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Pair-loop cut-off modes (MESO_PAIR_LOOP): mask and branch give the same bits
+# ----------------------------------------------------------------------------------------------------------------
+MODE_KEYS = ["ipl3", "ipl2", "ka_energy", "mblj"]
+
+
+def bits(a):
+    """The IEEE bit patterns of a float or float array (so that +0.0 and -0.0 differ)."""
+    return np.ascontiguousarray(a, dtype=np.float64).view(np.int64)
+
+
+def same_bits(a, b):
+    return all(np.array_equal(bits(p), bits(q)) for p, q in zip(a, b))
+
+
+@pytest.mark.parametrize("key", MODE_KEYS)
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_pair_loop_modes_bitwise(key, seed, one_thread):
+    from meso_kernels.forces import pair_forces
+    m = model_of(key)
+    x, types, box = config_of(key, seed)
+    x = x + np.random.default_rng(seed).normal(0.0, 0.02, x.shape)    # off any lattice, some pairs closer
+    ff = ForceField(m, box)
+    ff.update(x, types)
+    xf, nl = ff.frame(x), ff.nl
+    # the list holds pairs beyond r_c (those the two modes treat differently)
+    beyond = 0
+    for i in range(len(x)):
+        for k in range(nl.counts[i]):
+            j = nl.nlist[i, k]
+            dr = xf[j] - xf[i] + ff.tab[nl.image[i, k], :m.dim]
+            beyond += dr @ dr >= ff.rcsq[types[i], types[j]]
+    assert beyond > 0.1 * nl.counts.sum()
+    for nchunks in (1, 2):
+        mask, branch = (pair_forces(xf, ff.tab, types, nl.nlist, nl.image, nl.counts, m.kind, m.params, ff.rcsq,
+                                    nchunks, b) for b in (0, 1))
+        assert same_bits(mask, branch), (key, seed, nchunks)
+        assert np.isfinite(mask[0]) and np.any(mask[1] != 0.0) and mask[2] != 0.0
+
+
+def test_pair_loop_setting(monkeypatch, one_thread):
+    import meso_kernels.forces as forces
+    m = model_of("ka_energy")
+    x, types, box = config_of("ka_energy", 2)
+    ff = ForceField(m, box)
+    monkeypatch.setattr(forces, "PAIR_LOOP", "mask")
+    assert forces.pair_loop_flag() == 0
+    a = ff.compute(x, types)
+    monkeypatch.setattr(forces, "PAIR_LOOP", "branch")
+    assert forces.pair_loop_flag() == 1
+    assert same_bits(a, ff.compute(x, types))
+    monkeypatch.setattr(forces, "PAIR_LOOP", "skip")
+    with pytest.raises(ValueError, match="MESO_PAIR_LOOP.*'mask', 'branch'"):
+        ff.compute(x, types)
+
+
+def test_pair_loop_environment_variable():
+    import os
+    import subprocess
+    import sys
+    code = "import meso_kernels.forces as f; print(f.PAIR_LOOP, f.pair_loop_flag())"
+    env = dict(os.environ, MESO_PAIR_LOOP="branch")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.split() == ["branch", "1"], out.stderr
+    env["MESO_PAIR_LOOP"] = "fast"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode != 0
+    assert "environment variable MESO_PAIR_LOOP must be one of 'mask', 'branch'" in out.stderr
+    assert "'fast'" in out.stderr
+
+
+@pytest.mark.parametrize("key", ["ka_energy", "ipl2"])
+def test_pair_loop_modes_md_trajectory_bitwise(key, monkeypatch, one_thread):
+    """A Nosé–Hoover trajectory (with neighbour-list rebuilds) is bitwise the same in both modes."""
+    import meso_kernels.forces as forces
+    from meso_kernels.integrate import NoseHoover
+    from meso_kernels.system import System
+    m = model_of(key)
+    x, types, box = config_of(key, 5)
+    s0 = System(x, box, types)
+    runs = []
+    for mode in ("mask", "branch"):
+        monkeypatch.setattr(forces, "PAIR_LOOP", mode)
+        sim = NoseHoover(s0, m, dt=0.002, T=1.0, tau=0.2, seed=11)
+        sim.run(300)
+        assert sim.ff.nl.n_builds > 1
+        runs.append((sim.x, sim.v, sim.forces, sim.en[:2].copy(), sim.conserved(), sim.ff.nl.n_builds))
+    a, b = runs
+    assert same_bits(a[:5], b[:5]) and a[5] == b[5]
+
+
+@pytest.mark.parametrize("key", ["ka_energy", "ipl2"])
+def test_pair_loop_modes_listed_pair_beyond_cutoff_adds_exact_zeros(key, one_thread):
+    """A dimer listed but beyond r_c (j on either side of i, so that s dx = -0.0 for one of them): both modes give
+    U = W = +0.0 and F = +0.0 bitwise (masked terms are +-0, added to accumulators that start at +0.0)."""
+    from meso_kernels.forces import pair_forces
+    m = model_of(key)
+    rc = m.rcut[0, 0]
+    box = np.full(m.dim, 4.0 * rc)
+    for sign in (1.0, -1.0):
+        x = np.full((2, m.dim), 2.0 * rc)
+        x[1] -= sign * (rc + 0.1) / np.sqrt(m.dim)         # r = r_c + 0.1 < r_c + skin: listed, not interacting
+        types = np.zeros(2, np.int64)
+        ff = ForceField(m, box)
+        ff.update(x, types)
+        nl = ff.nl
+        assert nl.counts.sum() == 1
+        for b in (0, 1):
+            e, f, w = pair_forces(ff.frame(x), ff.tab, types, nl.nlist, nl.image, nl.counts, m.kind, m.params,
+                                  ff.rcsq, 1, b)
+            assert same_bits((e, f, w), (0.0, np.zeros_like(f), 0.0)), (sign, b)

@@ -11,7 +11,7 @@ import numba
 import numpy as np
 import pytest
 
-from meso_kernels.forces import ForceField, affine_shear, compute_any, wrap_sheared
+from meso_kernels.forces import ForceField, affine_shear, compute_any, pair_loop_flag, wrap_sheared
 from meso_kernels.initial import random_configuration
 from meso_kernels.models import get_model
 from meso_kernels.neighbors import image_table
@@ -192,7 +192,7 @@ def test_api_for_other_drivers():
         xf = ff.frame(z)
         nl = ff.nl
         e, f, w = compute_any(xf, ff.tab, types, nl.nlist, nl.image, nl.counts, m.kind, m.params, m.rcut**2,
-                              m.three_body_array, numba.get_num_threads())
+                              m.three_body_array, numba.get_num_threads(), pair_loop_flag())
         U, F, W = ff.compute(z, types)
         assert e == U and np.array_equal(f, F) and w == W
         # frame(z) is z up to lattice translations of the sheared cell
