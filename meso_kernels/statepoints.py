@@ -99,6 +99,9 @@ SCHEDULES = {
         # (τ_α from a first, shorter run where there was one, else extrapolated in 1/T). mBLJ's last point is
         # T = 0.475, not 0.48: 0.48 was extrapolated to τ_α/t0 ≈ 320, short of 10³. SS ρ = 0.6 at T = 0.9 failed
         # the stationarity check after ~6 τ_α of equilibration (z = −4.3): it and 0.85 equilibrate ~12 τ_α.
+        # SW at T = 0.02 was first run with 150 000 + 600 000 steps, extrapolated from τ_α/t0 ≈ 30 at 0.023 and
+        # 213 at 0.021; it measured τ_α/t0 ≈ 1480 (~70 000 steps), so that run equilibrated 2 τ_α and failed the
+        # stationarity check (z = −4.25, the late origins slower). It now equilibrates 6.4 τ_α and measures 26.
         "ipl": _s("ipl", 1000, (1.0, 20_000, 50_000), (0.8, 30_000, 100_000), (0.7, 100_000, 300_000),
                   (0.65, 300_000, 1_000_000), (0.6, 570_000, 2_300_000, *_DEEP),
                   (0.57, 2_200_000, 8_700_000, *_DEEP)),
@@ -117,7 +120,7 @@ SCHEDULES = {
         "sw": _s("sw", 1000, (0.06, 10_000, 20_000), (0.045, 10_000, 20_000), (0.035, 10_000, 30_000),
                  (0.03, 20_000, 50_000), (0.027, 30_000, 80_000), (0.025, 50_000, 100_000),
                  (0.023, 25_000, 100_000, *_DEEP), (0.021, 60_000, 240_000, *_DEEP),
-                 (0.02, 150_000, 600_000, *_DEEP)),
+                 (0.02, 450_000, 1_800_000, *_DEEP)),
     },
 }
 # every ci point keeps 4 blocks of time origins, so that the stationarity check runs in CI
