@@ -86,12 +86,9 @@ def equilibrium_dynamics(key, T, N, equil_steps, prod_steps, seed=0, max_lag=Non
         raise ValueError(f"max_lag must lie in [1, prod_steps = {prod_steps}], got {max_lag}")
     t_start = time.perf_counter()
     equil_steps, prod_steps = int(equil_steps), int(prod_steps)
-    from ..integrate import NoseHoover
     from .execution import check, route
     check(backend)
-    integrator = NoseHoover
-    if backend == "cuda":
-        from ..cuda.integrate import DeviceNoseHoover as integrator
+    integrator = nose_hoover_class(backend)
     ckpt = usable_checkpoint(checkpoint, integrator, backend)
     restored = _restore(ckpt, model, int(N), equil_steps, prod_steps, integrator, backend) \
         if ckpt is not None else None
@@ -166,6 +163,17 @@ def equilibrium_dynamics(key, T, N, equil_steps, prod_steps, seed=0, max_lag=Non
                wall_time=np.array(wall_before + time.perf_counter() - t_start),
                n_neighbour_builds=np.array(sim.ff.nl.n_builds))
     return out
+
+
+def nose_hoover_class(backend):
+    """The Nosé–Hoover integrator class of ``backend``: :class:`~meso_kernels.integrate.NoseHoover` on the CPU, the
+    device one (:class:`~meso_kernels.cuda.integrate.DeviceNoseHoover`) for ``"cuda"``; the class whose
+    ``state()``/``from_state()`` a checkpoint needs (:func:`usable_checkpoint`, :func:`restore_md`)."""
+    if backend == "cuda":
+        from ..cuda.integrate import DeviceNoseHoover
+        return DeviceNoseHoover
+    from ..integrate import NoseHoover
+    return NoseHoover
 
 
 def usable_checkpoint(checkpoint, integrator, backend):

@@ -52,16 +52,14 @@ def _parents_compute(task, p, load, progress, checkpoint=None):
     from ..integrate import NoseHoover
     from .checkpoint import current
     from .execution import requested, route
-    from .liquid import usable_checkpoint
+    from .liquid import nose_hoover_class, usable_checkpoint
     t_start = time.perf_counter()
     if checkpoint is None:
         checkpoint = current(task)
     model = model_for(p["key"])
     sp = model.state_point
     backend = route("MD (Nose-Hoover)", requested())
-    integrator = NoseHoover
-    if backend == "cuda":
-        from ..cuda.integrate import DeviceNoseHoover as integrator
+    integrator = nose_hoover_class(backend)
     n_conf = p["n_conf"]
     interval = p["prod_steps"] // n_conf
     liquid = load(task.needs[0])  # read even when resuming: the provenance of a page names it (store.ReadLog)
