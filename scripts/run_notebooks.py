@@ -11,6 +11,7 @@ file, then renamed); a failed run leaves its partial notebook, with the tracebac
 All notebooks are tried; the exit code is 1 if any failed. The book itself is built by the shell scripts in scripts/.
 """
 import argparse
+import ast
 import logging
 import os
 import sys
@@ -32,7 +33,16 @@ class NotebookError(Exception):
 
 
 def parse_value(text):
-    """Command-line text to a Python value, as papermill's ``-p`` does: True/False/None, int, float, else str."""
+    """Command-line text to a Python value, as papermill's ``-p`` does: True/False/None, int, float, else str; and a
+    Python literal for text that opens a list, dict or tuple (``-p models '["ipl", "mblj"]'``,
+    ``-p temperatures '{"sw": [0.025, 0.023]}'``), since several pages take those."""
+    if text[:1] in ("[", "{", "("):
+        try:
+            return ast.literal_eval(text)
+        except (ValueError, SyntaxError) as exc:
+            raise NotebookError(f"-p value {text!r} opens a list, dict or tuple but is not a Python literal "
+                                f"({type(exc).__name__}: {exc}); quote it for the shell, e.g. '[\"ipl\", \"mblj\"]'") \
+                from None
     if text in ("True", "False", "None"):
         return {"True": True, "False": False, "None": None}[text]
     for kind in (int, float):
@@ -196,7 +206,8 @@ def main(argv=None):
     ap.add_argument("notebooks", nargs="*", help="notebook names or paths (default: every notebooks/*.py)")
     ap.add_argument("--size", choices=SIZE_NAMES, default="ci", help="run size passed as parameter 'size'")
     ap.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                    help="extra parameter (repeatable); the notebook must define NAME in its parameters cell")
+                    help="extra parameter (repeatable); the notebook must define NAME in its parameters cell. VALUE: True/False/"
+                         "None, a number, a Python list/dict/tuple literal, else a string")
     ap.add_argument("--timeout", type=float, default=1800.0, help="per-cell execution timeout in s (default 1800)")
     ap.add_argument("--notebooks-dir", type=Path, default=REPO / "notebooks")
     ap.add_argument("--ipynb-dir", type=Path, default=REPO / "build" / "ipynb")
@@ -213,7 +224,10 @@ def main(argv=None):
     for name, value in args.parameter:
         if name == "size":
             ap.error("give the size with --size, not -p size")
-        parameters[name] = parse_value(value)
+        try:
+            parameters[name] = parse_value(value)
+        except NotebookError as exc:
+            ap.error(f"-p {name}: {exc}")
 
     try:
         notebooks = find_notebooks(args.notebooks, args.notebooks_dir)

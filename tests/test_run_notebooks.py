@@ -50,6 +50,18 @@ def test_parse_value():
     assert rn.parse_value("1e-3") == 1e-3
     assert rn.parse_value("True") is True and rn.parse_value("False") is False and rn.parse_value("None") is None
     assert rn.parse_value("ipl") == "ipl"
+    assert rn.parse_value('["ipl", "mblj"]') == ["ipl", "mblj"]
+    assert rn.parse_value('{"sw": [0.025, 0.023]}') == {"sw": [0.025, 0.023]}
+
+
+def test_parse_value_bad_literal_names_the_parameter(tmp_path, capsys):
+    write_nb(tmp_path / "nbs", "fig01_tiny", 'print("ran")\n')
+    with pytest.raises(SystemExit) as exc:
+        run(tmp_path, "fig01_tiny", "--size", "ci", "-p", "seed", "[ipl, mblj]")
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "-p seed" in err and "not a Python literal" in err
+    assert not (tmp_path / "out" / "fig01_tiny.ipynb").exists()
 
 
 def test_unknown_parameter_is_refused(tmp_path, capsys):
