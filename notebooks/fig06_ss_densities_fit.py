@@ -47,7 +47,7 @@ import numpy as np
 
 from meso_kernels.analysis.activation import EQ3_CRITERION
 from meso_kernels.campaign.series import (analyse_models, comparison_table, ensemble_table,
-                                          fit_table, points_table, verdict_lines)
+                                          fit_table, interval_notes, points_table, verdict_lines)
 from meso_kernels.io import atomic_path, git_state
 from meso_kernels.presets import check_size
 from meso_kernels.report import Page
@@ -107,6 +107,7 @@ print()
 print(comparison_table(analyses.values(), label=label).to_string(float_format=lambda x: f"{x:.3g}"))
 print()
 print(ensemble_table(analyses.values(), label=label).to_string(float_format=lambda x: f"{x:.3g}"))
+print(interval_notes(analyses.values(), label=label))
 
 out_dir = data_root(size) / "figures"
 for k, a in analyses.items():

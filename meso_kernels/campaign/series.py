@@ -284,6 +284,45 @@ def ensemble_table(analyses, label=str):
     return pd.DataFrame(rows).set_index("model")
 
 
+#: the aim of the Fig. 4 issue for the κ(T_p) intervals: the widest 90 % interval of κ(T_p)/κ(T_p,max) - 1 over the
+#: T_p range at most this fraction of the total change
+INTERVAL_AIM = 0.25
+
+
+def interval_notes(analyses, cpu=None, aim=INTERVAL_AIM, label=str, name="kappa"):
+    """One line per model on the resolution of the relative change of ``name`` (``"kappa"`` or ``"G"``): the widest
+    90 % interval over T_p as a fraction of the total change, against ``aim``. Where it is above the aim, the line
+    says how many times the inherent structures per T_p would bring it down if intervals shrank as 1/sqrt(n) (they
+    shrink more slowly: the samples are correlated along one trajectory, and more of them over the same stretch of
+    it add less than independent ones), and with ``cpu`` (the table of :func:`cpu_hours`, indexed by the same
+    labels) the ensemble CPU-hours that would cost."""
+    if name not in ("kappa", "G"):
+        raise ValueError(f"name must be 'kappa' or 'G', got {name!r}")
+    if not 0 < aim:
+        raise ValueError(f"aim must be a positive fraction of the change, got {aim!r}")
+    sym = "κ" if name == "kappa" else "G"
+    lines = []
+    for a in analyses:
+        rc = a.change[name]
+        k = int(np.argmin(rc.T))
+        change = abs(rc.value[k])
+        ratio = float(np.max(rc.high - rc.low) / change) if change > 0 else np.inf
+        n = min(r[1] for r in a.series.ensemble_table())
+        head = f"{label(a.series.key)}: widest 90 % interval of Δ{sym}/{sym} = {ratio:.2f} of its change"
+        if ratio <= aim:
+            lines.append(f"{head} (aim <= {aim:g}): met with {n} inherent structures per T_p")
+            continue
+        factor = (ratio / aim) ** 2
+        more = f"about {factor:.2f}x the {n} inherent structures per T_p (~{int(np.ceil(factor * n))})"
+        if cpu is not None and label(a.series.key) in cpu.index:
+            hours = float(cpu.loc[label(a.series.key), "ensembles (CPU-h)"])
+            if np.isfinite(hours):
+                more += f", {hours * (factor - 1):.1f} more CPU-h of ensembles"
+        lines.append(f"{head} (aim <= {aim:g}): not met; {more} would reach it if the interval shrank as "
+                     "1/sqrt(n), which correlated samples do not quite do")
+    return "\n".join(lines)
+
+
 def points_table(analysis):
     """Every plotted number of one model, one row per state point (the CSV next to the data): T, τ_α/t0 with the
     standard error of ln τ_α and where it came from (:attr:`ElasticSeries.lntau_err`), t0, the

@@ -6,7 +6,7 @@ import pytest
 from meso_kernels.campaign import CampaignError, Store
 from meso_kernels.campaign.checks import crystallinity_table, equilibration_table
 from meso_kernels.campaign.series import (analyse_series, comparison_table, elastic_series, ensemble_table,
-                                          fit_table, points_table)
+                                          fit_table, interval_notes, points_table)
 from meso_kernels.statepoints import label, schedule
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -109,3 +109,20 @@ def test_lntau_error_of_runs_without_blocks_is_scaled_by_run_length(ipl_series):
     none = dataclasses.replace(s)
     none.__dict__["checks"] = [None, None, None]
     assert list(none.lntau_err_source) == ["none"] * 3 and np.all(none.lntau_err == 0)
+
+
+def test_interval_notes_against_the_aim(ipl_series):
+    """The line says met or not met from the widest interval over the change, and the factor on the ensemble."""
+    a = analyse_series(ipl_series, activated_from=0.0, n_resamples=200)
+    rc = a.change["kappa"]
+    k = int(np.argmin(rc.T))
+    ratio = float(np.max(rc.high - rc.low) / abs(rc.value[k]))
+    assert f"{ratio:.2f} of its change" in interval_notes([a])
+    loose, tight = interval_notes([a], aim=2 * ratio), interval_notes([a], aim=ratio / 2)
+    assert "met with 4 inherent structures" in loose and "not met" not in loose
+    assert "not met" in tight and "about 4.00x the 4 inherent structures per T_p (~16)" in tight
+    import pandas as pd
+    cpu = pd.DataFrame({"ensembles (CPU-h)": [0.5]}, index=["ipl"])
+    assert "1.5 more CPU-h of ensembles" in interval_notes([a], cpu=cpu, aim=ratio / 2)
+    with pytest.raises(ValueError, match="name must be 'kappa' or 'G'"):
+        interval_notes([a], name="B")
