@@ -69,6 +69,12 @@ CASES = [
     pytest.param(3, np.array([3.7, 9.0, 9.0]), 300, id="3d-mixed"),  # all-pairs along one side only
     pytest.param(2, np.array([9.0, 12.0]), 400, id="2d-cells"),
     pytest.param(2, np.array([3.7, 4.1]), 30, id="2d-small"),
+    # dense enough for cells of side reach/2 (a 5^d stencil, nsub = 2): a roomy grid, and one of 5 cells per side
+    # whose stencil columns wrap around the box from either end
+    pytest.param(3, np.array([7.3, 8.0, 8.6]), 1800, id="3d-dense"),
+    pytest.param(3, np.array([4.6, 5.0, 5.3]), 440, id="3d-dense-tight"),
+    pytest.param(2, np.array([9.5, 10.0]), 320, id="2d-dense"),
+    pytest.param(2, np.array([4.6, 5.3]), 80, id="2d-dense-tight"),
 ]
 
 
