@@ -45,7 +45,7 @@ import numpy as np
 from numba import njit, prange
 
 from .models.dispatch import pair_eval
-from .models.sw import triplet
+from .models.sw import leg, triplet_from_legs
 from .neighbors import NeighborList, image_table
 
 #: Environment variable and values of the pair-loop cut-off mode (module docstring).
@@ -174,6 +174,7 @@ def sw_forces(x, tab, nlist, image, counts, params, rc, tb, nchunks):
         w = 0.0
         js = np.empty(maxn, np.int64)
         rv = np.empty((maxn, 3))
+        lg = np.empty((maxn, 3))  # each leg's 1/r, 1/(r - a), exp(gam/(r - a)): once per neighbour, not per triplet
         for i in range(i0, i1):
             nn = 0
             for m in range(counts[i]):
@@ -186,6 +187,7 @@ def sw_forces(x, tab, nlist, image, counts, params, rc, tb, nchunks):
                     r2 += t * t
                 if r2 < rcsq:
                     js[nn] = j
+                    lg[nn, 0], lg[nn, 1], lg[nn, 2] = leg(rv[nn, 0], rv[nn, 1], rv[nn, 2], tb)
                     if j > i:
                         u, s, u2 = pair_eval(3, r2, p)
                         e += u
@@ -199,8 +201,9 @@ def sw_forces(x, tab, nlist, image, counts, params, rc, tb, nchunks):
                 ja = js[a]
                 for b in range(a + 1, nn):
                     jb = js[b]
-                    h, g1x, g1y, g1z, g2x, g2y, g2z = triplet(rv[a, 0], rv[a, 1], rv[a, 2],
-                                                             rv[b, 0], rv[b, 1], rv[b, 2], tb)
+                    h, g1x, g1y, g1z, g2x, g2y, g2z = triplet_from_legs(
+                        rv[a, 0], rv[a, 1], rv[a, 2], lg[a, 0], lg[a, 1], lg[a, 2],
+                        rv[b, 0], rv[b, 1], rv[b, 2], lg[b, 0], lg[b, 1], lg[b, 2], tb)
                     e += h
                     f[ja, 0] -= g1x
                     f[ja, 1] -= g1y
