@@ -93,17 +93,3 @@ def test_overlapping_particles_give_a_clear_error():
     ff = ForceField(m, np.full(3, 6.0))
     with pytest.raises(FloatingPointError, match="overlapping particles"):
         ff.compute(x, np.zeros(3, np.int64))
-
-
-@pytest.mark.parametrize("a", [0.0, 1.0, 2.0, 4.0, 8.0, 9.0, 2.5, -1.0])
-def test_sw_power_is_the_power(a):
-    """The SW pair term's x**a (repeated products for whole a in 0..8, the library power otherwise) agrees with
-    numpy's power to a few ulp of the result."""
-    from numba import njit
-
-    from meso_kernels.models.sw import _power
-
-    power = njit(lambda x, a: _power(x, a))
-    for x in (0.55, 0.9, 1.0, 1.3, 1.79):
-        want = np.power(x, a)
-        assert power(x, a) == pytest.approx(want, rel=8 * np.finfo(float).eps, abs=0.0)

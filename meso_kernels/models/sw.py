@@ -20,21 +20,6 @@ COS0 = -1.0 / 3.0
 
 
 @njit(cache=True, inline="always")
-def _power(x, a):
-    """x**a, by repeated multiplication when a is a whole number from 0 to 8 (the SW exponents p = 4, q = 0: a
-    general power is a library call that costs more than the rest of the pair term)."""
-    if a == 0.0:
-        return 1.0
-    n = int(a)
-    if n == a and 0 < n <= 8:
-        out = x
-        for _ in range(n - 1):
-            out *= x
-        return out
-    return x ** a
-
-
-@njit(cache=True, inline="always")
 def pair(r2, p):
     """SW two-body term at squared distance ``r2``. ``p = (eps, sig, A, B, p, q, a)``. Returns ``(u, s, u2)``
     (s = -phi'/r, u2 = phi'')."""
@@ -43,8 +28,8 @@ def pair(r2, p):
     sig = p[1]
     rc = p[6] * sig
     ir = sig / r
-    bp = p[3] * _power(ir, p[4])
-    bq = _power(ir, p[5])
+    bp = p[3] * ir ** p[4]
+    bq = ir ** p[5]
     poly = bp - bq
     dpoly = (-p[4] * bp + p[5] * bq) / r                   # d/dr
     d2poly = (p[4] * (p[4] + 1.0) * bp - p[5] * (p[5] + 1.0) * bq) / (r * r)
