@@ -4,7 +4,9 @@
 
 For each page (a name under ``_build/html/book/executed/``, or a path to an ``.html`` file) it:
 
-- fails on a page error or a console error (except two known messages of the theme, listed as notes), and on an image that did not load (``naturalWidth == 0``);
+- fails on a page error or a console error (except two known messages of the theme, listed as notes), on a request
+  that failed (except MathJax from its CDN on a machine without internet, listed as a note: math then shows as TeX
+  source), and on an image that did not load (``naturalWidth == 0``);
 - plays every ``<video>``: waits until it can play, checks that it has a duration and a picture size, seeks to the
   middle and screenshots that frame (``<out>/<page>_video<k>.png``);
 - checks that every ``.csv`` download link points at a file that exists;
@@ -23,6 +25,8 @@ from urllib.parse import unquote, urlparse
 REPO = Path(__file__).resolve().parents[1]
 #: messages of the book's theme (sphinx-book-theme / pydata), not of our pages: reported, not failed on
 THEME_NOISE = ("Identifier 'THEBE_JS_URL' has already been declared", "Got invalid theme mode")
+#: where the book's theme loads MathJax from (pages with math): unreachable on a machine without internet
+MATHJAX_CDN = "cdn.jsdelivr.net/npm/mathjax"
 HTML = REPO / "_build" / "html"
 
 
@@ -41,9 +45,21 @@ def check_page(browser, path, out, timeout_ms):
         (notes if any(n in line for n in THEME_NOISE) else problems).append(line + (" (theme; ignored)" if any(
             n in line for n in THEME_NOISE) else ""))
 
+    failed_urls = []
     page.on("pageerror", lambda e: report(f"page error: {e}"))
     page.on("console", lambda m: report(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on("requestfailed", lambda r: failed_urls.append((r.url, r.failure)))
     page.goto(path.as_uri(), wait_until="load", timeout=timeout_ms)
+    if failed_urls and all(MATHJAX_CDN in url for url, _ in failed_urls):
+        # a machine without internet cannot fetch MathJax from its CDN: a reader online gets rendered math, one
+        # offline sees the TeX source; the page itself is not at fault
+        load_errors = [q for q in problems if q.startswith("console error: Failed to load resource")]
+        for q in load_errors[:len(failed_urls)]:
+            problems.remove(q)
+        notes += [f"offline: {url} not loaded ({why}); math shows as TeX source here, rendered for a reader online"
+                  for url, why in failed_urls]
+    else:
+        problems += [f"request failed: {url} ({why})" for url, why in failed_urls]
     broken = page.eval_on_selector_all("img", "els => els.filter(e => e.complete && e.naturalWidth === 0)"
                                               ".map(e => e.getAttribute('src'))")
     problems += [f"image did not load: {src}" for src in broken]
