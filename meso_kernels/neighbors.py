@@ -158,10 +158,8 @@ def cell_table(ncell, box, half, nsub):
                 code = 0
                 for k in range(d - 1, -1, -1):
                     code = 3 * code + img[k] + 1
-                own = 1 if (half and a == cc[d - 1] and iz == 0 and cols[m, d - 1] == 0) else 0
-                for k in range(d - 1):
-                    if cols[m, k] != 0:
-                        own = 0
+                # only a half list's self column starts its last-axis range at 0, and its first run is the own cell
+                own = 1 if (cols[m, d - 1] == 0 and part == 0) else 0
                 seg[c, ms, 0] = base + a
                 seg[c, ms, 1] = base + b + 1
                 seg[c, ms, 2] = 32 * own + code
@@ -257,7 +255,8 @@ def _build_brute(x, box, types, cutsq, half, nlist, image, counts):
 def build_into(x, box, types, cutsq, ncell, seg, shift, half, nlist, image, counts):
     """Fill ``nlist``/``image``/``counts`` in place; return 0, or the needed row length when ``nlist`` is too
     narrow. ``seg``, ``shift``: the cell table of :func:`cell_table`; an empty one (``seg.shape[0] == 0``) selects
-    the all-pairs search (boxes too small for a cell list). Image codes refer to the wrapped frame x - L floor(x / L) of these positions."""
+    the all-pairs search (boxes too small for a cell list). Image codes refer to the wrapped frame x - L floor(x / L)
+    of these positions."""
     if seg.shape[0] > 0:
         return _build_cells(x, box, types, cutsq, ncell, seg, shift, half, nlist, image, counts)
     return _build_brute(x, box, types, cutsq, half, nlist, image, counts)

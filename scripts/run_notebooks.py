@@ -206,8 +206,8 @@ def main(argv=None):
     ap.add_argument("notebooks", nargs="*", help="notebook names or paths (default: every notebooks/*.py)")
     ap.add_argument("--size", choices=SIZE_NAMES, default="ci", help="run size passed as parameter 'size'")
     ap.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                    help="extra parameter (repeatable); the notebook must define NAME in its parameters cell. VALUE: True/False/"
-                         "None, a number, a Python list/dict/tuple literal, else a string")
+                    help="extra parameter (repeatable); the notebook must define NAME in its parameters cell. "
+                         "VALUE: True/False/None, a number, a Python list/dict/tuple literal, else a string")
     ap.add_argument("--timeout", type=float, default=1800.0, help="per-cell execution timeout in s (default 1800)")
     ap.add_argument("--notebooks-dir", type=Path, default=REPO / "notebooks")
     ap.add_argument("--ipynb-dir", type=Path, default=REPO / "build" / "ipynb")
