@@ -12,7 +12,13 @@ H(gamma) = I + gamma e_x (x) e_y (lattice vectors L_x e_x, L_y (gamma e_x + e_y)
 frame; see :class:`ForceField` and :func:`affine_shear`.
 
 Work is split over numba threads in contiguous particle chunks, each with its own force buffer, reduced at the
-end: results are deterministic for a given number of threads.
+end: results are bitwise deterministic for a given number of threads. With another number of threads the force on
+a particle is summed in another order (per chunk, then over chunks), so U, F and W differ in the last bits, and an MD
+trajectory, being chaotic, then drifts away from the other one (statistically the same liquid, not the same path).
+
+Energy flag: :func:`pair_forces` and :func:`compute_any` take ``energy``; with ``energy=False`` the pair loop
+skips U and W (returned as NaN) and is compiled without them, about 20 % faster. The molecular dynamics uses it on
+every step but the last of each block (:mod:`meso_kernels.integrate`). The forces are the same bits either way.
 
 Pair-loop cut-off mode (:data:`PAIR_LOOP`): the half list holds the pairs within r_c + skin, so a fraction of the
 listed pairs (about 29 % for Kob–Andersen, r_c = 2.5 sigma, skin 0.3) lies beyond r_c. ``"mask"`` (default)
@@ -42,7 +48,7 @@ import os
 
 import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, uint64
 
 from .models.dispatch import pair_eval
 from .models.sw import leg, triplet_from_legs
@@ -97,65 +103,91 @@ def _reduce(fb, eb, wb):
     return eb.sum(), F, wb.sum()
 
 
-@njit(cache=True, parallel=True, fastmath=FAST)
-def pair_forces(x, tab, types, nlist, image, counts, kind, params, rcsq, nchunks, branch):
+@njit(cache=True, inline="always")
+def _pair_rows(x, tab, types, nlist, image, counts, kind, params, rcsq, f, i0, i1, branch, energy, d3):
+    """Pair terms of the half-list rows i0..i1 added into ``f``; returns (U, W) of those rows, or (0, 0) when
+    ``energy`` is False (then neither is accumulated). Inlined by :func:`_pair_chunk` with ``energy`` and ``d3``
+    (d = 3) as constants, so that LLVM drops the dead branches from the loop. Indices are read as unsigned
+    integers: no negative-index wraparound code in the loop (the list holds valid indices only)."""
+    e = 0.0
+    w = 0.0
+    for i in range(i0, i1):
+        ti = uint64(types[i])
+        xi = x[i, 0]
+        yi = x[i, 1]
+        zi = x[i, 2] if d3 else 0.0
+        fx = 0.0
+        fy = 0.0
+        fz = 0.0
+        for m in range(counts[i]):
+            j = uint64(nlist[i, m])
+            tj = uint64(types[j])
+            im = uint64(image[i, m])
+            dx = x[j, 0] - xi + tab[im, 0]
+            dy = x[j, 1] - yi + tab[im, 1]
+            dz = 0.0
+            if d3:
+                dz = x[j, 2] - zi + tab[im, 2]
+            r2 = dx * dx + dy * dy + dz * dz
+            inside = r2 < rcsq[ti, tj]
+            # branch mode: pairs beyond r_c are skipped (as LAMMPS does); ``branch`` is loop-invariant
+            if branch != 0 and not inside:
+                continue
+            # mask mode: every listed pair is evaluated (the potentials are finite up to r_c + skin) and
+            # masked, which avoids a mispredicted branch on a third of the pairs; the masked pairs add exact
+            # zeros, so both modes give the same bits (in the branch mode the masks are no-ops)
+            u, s, u2 = pair_eval(kind, r2, params[ti, tj])
+            s = s if inside else 0.0
+            if energy:
+                u = u if inside else 0.0
+                e += u
+                w += s * r2
+            f[j, 0] += s * dx
+            f[j, 1] += s * dy
+            fx -= s * dx
+            fy -= s * dy
+            if d3:
+                f[j, 2] += s * dz
+                fz -= s * dz
+        f[i, 0] += fx
+        f[i, 1] += fy
+        if d3:
+            f[i, 2] += fz
+    return e, w
+
+
+@njit(cache=True, fastmath=FAST, error_model="numpy")
+def _pair_chunk(x, tab, types, nlist, image, counts, kind, params, rcsq, f, i0, i1, branch, energy):
+    """:func:`_pair_rows` compiled four times, for d = 2 and 3, with and without energy and virial. The numpy
+    error model: a zero distance gives inf (caught by the callers' finiteness checks), not a ZeroDivisionError
+    test in the loop."""
+    if x.shape[1] == 3:
+        if energy:
+            return _pair_rows(x, tab, types, nlist, image, counts, kind, params, rcsq, f, i0, i1, branch, True, True)
+        return _pair_rows(x, tab, types, nlist, image, counts, kind, params, rcsq, f, i0, i1, branch, False, True)
+    if energy:
+        return _pair_rows(x, tab, types, nlist, image, counts, kind, params, rcsq, f, i0, i1, branch, True, False)
+    return _pair_rows(x, tab, types, nlist, image, counts, kind, params, rcsq, f, i0, i1, branch, False, False)
+
+
+@njit(cache=True, parallel=True)
+def pair_forces(x, tab, types, nlist, image, counts, kind, params, rcsq, nchunks, branch, energy=True):
     """Pair energy U, forces F (N, d) and virial W over a *half* neighbour list (d = 2 or 3; the z component is
     skipped in 2D). ``x`` is in the list's build frame; ``image`` holds the periodic image code of each entry and
     ``tab`` (27, 3) the shift vector of each code (:func:`~meso_kernels.neighbors.image_table`). ``branch``: the
     cut-off mode (0: evaluate every listed pair and mask those beyond r_c; 1: skip them; bitwise the same result,
-    module docstring)."""
+    module docstring). ``energy=False``: forces only (U and W are returned as NaN), about 20 % faster; the forces
+    are bitwise the same either way."""
     n, d = x.shape
-    d3 = d == 3
     fb, eb, wb = _buffers(nchunks, n, d)
     for c in prange(nchunks):
         i0, i1 = _chunk(c, nchunks, n)
-        f = fb[c]
-        e = 0.0
-        w = 0.0
-        for i in range(i0, i1):
-            ti = types[i]
-            xi = x[i, 0]
-            yi = x[i, 1]
-            zi = x[i, 2] if d3 else 0.0
-            fx = 0.0
-            fy = 0.0
-            fz = 0.0
-            for m in range(counts[i]):
-                j = nlist[i, m]
-                tj = types[j]
-                im = image[i, m]
-                dx = x[j, 0] - xi + tab[im, 0]
-                dy = x[j, 1] - yi + tab[im, 1]
-                dz = 0.0
-                if d3:
-                    dz = x[j, 2] - zi + tab[im, 2]
-                r2 = dx * dx + dy * dy + dz * dz
-                inside = r2 < rcsq[ti, tj]
-                # branch mode: pairs beyond r_c are skipped (as LAMMPS does); ``branch`` is loop-invariant
-                if branch != 0 and not inside:
-                    continue
-                # mask mode: every listed pair is evaluated (the potentials are finite up to r_c + skin) and
-                # masked, which avoids a mispredicted branch on a third of the pairs; the masked pairs add exact
-                # zeros, so both modes give the same bits (in the branch mode the masks are no-ops)
-                u, s, u2 = pair_eval(kind, r2, params[ti, tj])
-                u = u if inside else 0.0
-                s = s if inside else 0.0
-                e += u
-                w += s * r2
-                f[j, 0] += s * dx
-                f[j, 1] += s * dy
-                fx -= s * dx
-                fy -= s * dy
-                if d3:
-                    f[j, 2] += s * dz
-                    fz -= s * dz
-            f[i, 0] += fx
-            f[i, 1] += fy
-            if d3:
-                f[i, 2] += fz
-        eb[c] = e
-        wb[c] = w
-    return _reduce(fb, eb, wb)
+        eb[c], wb[c] = _pair_chunk(x, tab, types, nlist, image, counts, kind, params, rcsq, fb[c], i0, i1, branch,
+                                   energy)
+    e, F, w = _reduce(fb, eb, wb)
+    if not energy:
+        return np.nan, F, np.nan
+    return e, F, w
 
 
 @njit(cache=True, parallel=True, fastmath=FAST)
@@ -222,13 +254,14 @@ def sw_forces(x, tab, nlist, image, counts, params, rc, tb, nchunks):
 
 
 @njit(cache=True)
-def compute_any(x, tab, types, nlist, image, counts, kind, params, rcsq, tb, nchunks, branch):
+def compute_any(x, tab, types, nlist, image, counts, kind, params, rcsq, tb, nchunks, branch, energy=True):
     """(U, F, W) of a pair model (half list) or, when ``tb`` is non-empty, of the SW model (full list);
     ``x`` in the list's build frame, ``tab`` the (27, 3) shift vectors of the image codes; ``branch`` the pair-loop
-    cut-off mode of :func:`pair_forces` (:func:`pair_loop_flag`; the SW driver always branches)."""
+    cut-off mode of :func:`pair_forces` (:func:`pair_loop_flag`; the SW driver always branches). ``energy=False``
+    lets the pair driver skip U and W (returned as NaN; the SW driver computes them anyway)."""
     if tb.size > 0:
         return sw_forces(x, tab, nlist, image, counts, params, math.sqrt(rcsq[0, 0]), tb, nchunks)
-    return pair_forces(x, tab, types, nlist, image, counts, kind, params, rcsq, nchunks, branch)
+    return pair_forces(x, tab, types, nlist, image, counts, kind, params, rcsq, nchunks, branch, energy)
 
 
 @njit(cache=True)

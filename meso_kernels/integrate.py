@@ -122,8 +122,8 @@ def _reorder(x, v, types, ids, img, box, ncell):
 @njit(cache=True)
 def _md_loop(nsteps, resume, x, v, vstate, F, en, types, ids, img, box, dt, nl, image, counts, xref, skin, cutsq, ncell,
              nbr, shift, kind, params, rcsq, tb, nchunks, branch, thermostat, xi, pxi, Q, g, T):
-    """Run up to nsteps steps. ``en = [U, W, n_builds]`` is updated in place. Returns (steps done, status);
-    status _NEED_GROW means the neighbour list must be widened and the current step finished by the caller
+    """Run up to nsteps steps. ``en = [U, W, n_builds]`` is updated in place (U and W of the last step). Returns
+    (steps done, status); status _NEED_GROW means the neighbour list must be widened and the current step finished by the caller
     (positions already drifted). With ``resume`` the first step starts after the drift. Positions are wrapped
     into the box at every list build, which is then the build frame of the list (offset zero).
     ``vstate = [s, ke2]``: the true velocities are s * v (the last thermostat scaling is applied lazily, fused into
@@ -151,10 +151,14 @@ def _md_loop(nsteps, resume, x, v, vstate, F, en, types, ids, img, box, dt, nl, 
                     return step, _NEED_GROW
                 xref[:, :] = x
                 en[2] += 1
-        e, f, w = compute_any(x, tab, types, nl, image, counts, kind, params, rcsq, tb, nchunks, branch)
+        # U and W only at the last step, the only one whose values are kept (the forces are the same bits either
+        # way): the pair driver is about 20 % faster without them
+        last = step == nsteps - 1
+        e, f, w = compute_any(x, tab, types, nl, image, counts, kind, params, rcsq, tb, nchunks, branch, last)
         F[:, :] = f
-        en[0] = e
-        en[1] = w
+        if last:
+            en[0] = e
+            en[1] = w
         ke2 = _kick_ke(v, F, 0.5 * dt)
         if thermostat:
             pending = _nhc_half(ke2, xi, pxi, Q, g, T, dt)

@@ -608,6 +608,26 @@ def test_pair_loop_modes_bitwise(key, seed, one_thread):
         assert np.isfinite(mask[0]) and np.any(mask[1] != 0.0) and mask[2] != 0.0
 
 
+@pytest.mark.parametrize("key", MODE_KEYS)
+def test_pair_forces_without_energy_same_forces(key, one_thread):
+    """``energy=False`` (the MD steps whose U and W are not kept) gives the same force bits, in 2D and 3D, in both
+    cut-off modes and for 1 and 2 chunks, and returns U = W = NaN rather than a wrong number."""
+    from meso_kernels.forces import pair_forces
+    m = model_of(key)
+    x, types, box = config_of(key, 4)
+    x = x + np.random.default_rng(4).normal(0.0, 0.02, x.shape)
+    ff = ForceField(m, box)
+    ff.update(x, types)
+    xf, nl = ff.frame(x), ff.nl
+    for nchunks in (1, 2):
+        for b in (0, 1):
+            args = (xf, ff.tab, types, nl.nlist, nl.image, nl.counts, m.kind, m.params, ff.rcsq, nchunks, b)
+            e, f, w = pair_forces(*args, True)
+            e0, f0, w0 = pair_forces(*args, False)
+            assert same_bits(f, f0) and np.any(f != 0.0), (key, nchunks, b)
+            assert np.isfinite(e) and np.isfinite(w) and np.isnan(e0) and np.isnan(w0)
+
+
 def test_pair_loop_setting(monkeypatch, one_thread):
     import meso_kernels.forces as forces
     m = model_of("ka_energy")

@@ -4,8 +4,9 @@ from numba import njit
 
 from . import ipl, lj, sticky, sw
 
-IPL, LJ, STICKY, SW = 0, 1, 2, 3
-KIND_NAMES = {IPL: "ipl", LJ: "lj", STICKY: "sticky", SW: "sw"}
+#: LJ: shifted-energy Lennard-Jones (no square root), LJ_SF: shifted-force Lennard-Jones
+IPL, LJ, STICKY, SW, LJ_SF = 0, 1, 2, 3, 4
+KIND_NAMES = {IPL: "ipl", LJ: "lj", STICKY: "sticky", SW: "sw", LJ_SF: "lj_sf"}
 
 
 @njit(cache=True, inline="always")
@@ -15,6 +16,8 @@ def pair_eval(kind, r2, p):
         return ipl.pair(r2, p)
     elif kind == LJ:
         return lj.pair(r2, p)
+    elif kind == LJ_SF:
+        return lj.pair_sf(r2, p)
     elif kind == STICKY:
         return sticky.pair(r2, p)
     else:

@@ -18,21 +18,34 @@ EPSILON = np.array([[1.0, 1.5], [1.5, 0.5]])
 
 
 @njit(cache=True, inline="always")
-def pair(r2, p):
-    """Truncated LJ pair term at squared distance ``r2``. ``p = (eps, sig^2, shift, fshift, r_c)`` with shift =
-    v(r_c) and fshift = v'(r_c) (zero for a shifted-energy cut-off). Returns ``(u, s, u2)`` with s = -phi'/r and
-    u2 = phi''."""
+def _bare(ir2, p):
+    """The untruncated LJ term from 1/r^2: ``(v, -v'/r, v'')`` with ``p = (eps, sig^2, ...)``."""
     eps = p[0]
-    r = math.sqrt(r2)
-    ir = 1.0 / r
-    ir2 = ir * ir
     sr2 = p[1] * ir2
     sr6 = sr2 * sr2 * sr2
     sr12 = sr6 * sr6
-    u = 4.0 * eps * (sr12 - sr6) - p[2] - (r - p[4]) * p[3]
-    s = 24.0 * eps * (2.0 * sr12 - sr6) * ir2 + p[3] * ir   # -(v'(r) - v'(r_c)) / r
-    u2 = 24.0 * eps * (26.0 * sr12 - 7.0 * sr6) * ir2
-    return u, s, u2
+    return (4.0 * eps * (sr12 - sr6), 24.0 * eps * (2.0 * sr12 - sr6) * ir2,
+            24.0 * eps * (26.0 * sr12 - 7.0 * sr6) * ir2)
+
+
+@njit(cache=True, inline="always")
+def pair(r2, p):
+    """Shifted-energy LJ pair term (kind ``LJ``) at squared distance ``r2``: phi = v - v(r_c).
+    ``p = (eps, sig^2, shift, 0, r_c)`` with shift = v(r_c). Returns ``(u, s, u2)`` with s = -phi'/r and
+    u2 = phi''. One division and no square root per pair."""
+    v, s, u2 = _bare(1.0 / r2, p)
+    return v - p[2], s, u2
+
+
+@njit(cache=True, inline="always")
+def pair_sf(r2, p):
+    """Shifted-force (Toxvaerd–Dyre) LJ pair term (kind ``LJ_SF``): phi = v - v(r_c) - (r - r_c) v'(r_c).
+    ``p = (eps, sig^2, shift, fshift, r_c)`` with shift = v(r_c) and fshift = v'(r_c). Returns ``(u, s, u2)``;
+    u2 = v'' (the linear term has none)."""
+    r = math.sqrt(r2)
+    ir = 1.0 / r
+    v, s, u2 = _bare(ir * ir, p)
+    return v - p[2] - (r - p[4]) * p[3], s + p[3] * ir, u2   # s = -(v'(r) - v'(r_c)) / r
 
 
 def _v_dv(r, eps, sig):
@@ -41,7 +54,8 @@ def _v_dv(r, eps, sig):
 
 
 def pair_table(rcut, sigma=SIGMA, epsilon=EPSILON, shifted_force=True):
-    """Parameter table ``(2, 2, 5)`` and cut-off table for :func:`pair` given absolute cut-offs ``rcut (2, 2)``."""
+    """Parameter table ``(2, 2, 5)`` and cut-off table given absolute cut-offs ``rcut (2, 2)``: for :func:`pair_sf`
+    (kind ``LJ_SF``) with ``shifted_force``, else for :func:`pair` (kind ``LJ``; fshift = 0)."""
     rcut = np.asarray(rcut, dtype=float)
     params = np.zeros((2, 2, 5))
     for a in range(2):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import ipl, lj, sticky, sw
-from .dispatch import IPL, LJ, STICKY, SW, pair_eval
+from .dispatch import IPL, LJ, LJ_SF, STICKY, SW, pair_eval
 
 
 @dataclass(frozen=True)
@@ -92,13 +92,14 @@ def _ipl(dim=3):
 def _mblj(rc_bb=1.5):
     params, rcut = lj.pair_table(lj.mblj_cutoffs(rc_bb), shifted_force=True)
     sp = StatePoint(rho=1.2, N=8000, dt=0.005, tau_nh=0.2, qmax=(7.25, np.nan))
-    return Model("mblj", 3, LJ, params, rcut, (0.8, 0.2), sp, large=0, options={"rc_bb": rc_bb})
+    return Model("mblj", 3, LJ_SF, params, rcut, (0.8, 0.2), sp, large=0, options={"rc_bb": rc_bb})
 
 
 def _ka(shift="energy", rc_sigma=2.5):
     params, rcut = lj.pair_table(lj.ka_cutoffs(rc_sigma), shifted_force=(shift == "force"))
     sp = StatePoint(rho=1.2, N=8000, dt=0.005, tau_nh=0.2, qmax=(7.25, np.nan))
-    return Model("ka", 3, LJ, params, rcut, (0.8, 0.2), sp, large=0, options={"shift": shift, "rc_sigma": rc_sigma})
+    return Model("ka", 3, LJ_SF if shift == "force" else LJ, params, rcut, (0.8, 0.2), sp, large=0,
+                 options={"shift": shift, "rc_sigma": rc_sigma})
 
 
 SS_STATE_POINTS = {  # rho: (N, dt, (qmax_A, qmax_B))
