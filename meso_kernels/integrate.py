@@ -121,7 +121,7 @@ def _reorder(x, v, types, ids, img, box, ncell):
 
 @njit(cache=True)
 def _md_loop(nsteps, resume, x, v, vstate, F, en, types, ids, img, box, dt, nl, image, counts, xref, skin, cutsq, ncell,
-             nbr, shift, kind, params, rcsq, tb, nchunks, branch, thermostat, xi, pxi, Q, g, T):
+             nbr, kind, params, rcsq, tb, nchunks, branch, thermostat, xi, pxi, Q, g, T):
     """Run up to nsteps steps. ``en = [U, W, n_builds]`` is updated in place (U and W of the last step). Returns
     (steps done, status); status _NEED_GROW means the neighbour list must be widened and the current step finished by the caller
     (positions already drifted). With ``resume`` the first step starts after the drift. Positions are wrapped
@@ -144,7 +144,7 @@ def _md_loop(nsteps, resume, x, v, vstate, F, en, types, ids, img, box, dt, nl, 
                 _wrap(x, img, box)
                 if nbr.shape[0] > 0:
                     _reorder(x, v, types, ids, img, box, ncell)
-                over = build_into(x, box, types, cutsq, ncell, nbr, shift, half, nl, image, counts)
+                over = build_into(x, box, types, cutsq, ncell, nbr, half, nl, image, counts)
                 if over > 0:
                     vstate[0] = pending
                     vstate[1] = ke2
@@ -362,7 +362,7 @@ class NVE:
         while n > 0:
             done, status = _md_loop(n, resume, self._x, self._v, self._vstate, self._F, self.en, self._types,
                                     self._ids, self._img, self.box, self.dt, nl.nlist, nl.image, nl.counts, nl.xref,
-                                    nl.skin, nl.cutsq, nl.ncell, nl.cell_nbr, nl.cell_shift, self.model.kind, self.model.params,
+                                    nl.skin, nl.cutsq, nl.ncell, nl.cell_nbr, self.model.kind, self.model.params,
                                     self.ff.rcsq, self.model.three_body_array, numba.get_num_threads(),
                                     pair_loop_flag(), self.thermostat, self.xi, self.pxi, self.Q, float(self.g), self.T)
             self.step += done

@@ -107,14 +107,15 @@ def _overflow(counts, maxn):
 
 
 @njit(cache=True)
-def cell_table(ncell, box, half, nsub):
+def cell_table(ncell, half, nsub):
     """For every cell, the stencil of :func:`_columns` as *segments*: runs of consecutive cells along the last axis
     (cell index c = (c_0 ncell_1 + c_1) ncell_2 + c_2, the last axis fastest), so that the particles of a segment are
     one contiguous range of the cell-sorted order. A column that crosses the periodic boundary of the last axis is
     cut into two segments. ``seg (ncells, nseg, 3)`` holds per segment its first cell, one past its last cell (equal
     for an unused slot) and 32 * own + image code (own = 1 for the half list's segment that starts at the cell
-    itself, read from the particle after i on); ``shift (ncells, nseg, 3)`` the periodic shift to add to a wrapped
-    position in that segment (zero z in 2D)."""
+    itself, read from the particle after i on). The periodic shift of a segment is the row of its image code in
+    :func:`image_table`. int32 entries (12 bytes per segment): the table has ~26 segments for every cell, and
+    small cells (side r_c/2) mean about one cell per particle."""
     d = ncell.size
     cols = _columns(d, half, nsub)
     nc = cols.shape[0]
@@ -123,8 +124,7 @@ def cell_table(ncell, box, half, nsub):
     for k in range(d):
         ntot *= ncell[k]
     nz = ncell[d - 1]
-    seg = np.zeros((ntot, nseg, 3), np.int64)
-    shift = np.zeros((ntot, nseg, 3))
+    seg = np.zeros((ntot, nseg, 3), np.int32)
     cc = np.empty(d, np.int64)
     img = np.zeros(3, np.int64)
     for c in range(ntot):
@@ -166,10 +166,8 @@ def cell_table(ncell, box, half, nsub):
                 seg[c, ms, 0] = base + a
                 seg[c, ms, 1] = base + b + 1
                 seg[c, ms, 2] = 32 * own + code
-                for k in range(d):
-                    shift[c, ms, k] = img[k] * box[k]
                 ms += 1
-    return seg, shift
+    return seg
 
 
 @njit(cache=True)
@@ -193,7 +191,7 @@ def _scan(xs, ts, order, cut, q0, q1, skip, x0, y0, z0, row, irow, code, cnt, la
 
 
 @njit(cache=True, parallel=True)
-def _build_cells(x, box, types, cutsq, ncell, seg, shift, half, nlist, image, counts):
+def _build_cells(x, box, types, cutsq, ncell, seg, half, nlist, image, counts):
     """Cell-list build, parallel over cells. For each particle and each segment of its cell's stencil
     (:func:`cell_table`: runs of consecutive cells, one contiguous range of a cell-sorted, wrapped copy of the
     coordinates), all candidates are read with the segment's periodic shift (no per-pair minimum image). Half lists
@@ -208,6 +206,7 @@ def _build_cells(x, box, types, cutsq, ncell, seg, shift, half, nlist, image, co
         for k in range(d):
             xs[p, k] = x[i, k] - box[k] * math.floor(x[i, k] / box[k])
         ts[p] = types[i]
+    tab = image_table(box)   # the periodic shift of each image code
     nseg = seg.shape[1]
     maxn = nlist.shape[1]
     last = uint64(maxn - 1)
@@ -224,9 +223,9 @@ def _build_cells(x, box, types, cutsq, ncell, seg, shift, half, nlist, image, co
                 if lo == hi:
                     continue
                 q0 = uint64(p + 1) if seg[c, m, 2] >= 32 else uint64(start[lo])
-                cnt = _scan(xs, ts, order, cut, q0, uint64(start[hi]), uint64(p), xs[p, 0] - shift[c, m, 0],
-                            xs[p, 1] - shift[c, m, 1], xs[p, 2] - shift[c, m, 2], row, irow,
-                            np.int8(seg[c, m, 2] & 31), cnt, last)
+                code = seg[c, m, 2] & 31
+                cnt = _scan(xs, ts, order, cut, q0, uint64(start[hi]), uint64(p), xs[p, 0] - tab[code, 0],
+                            xs[p, 1] - tab[code, 1], xs[p, 2] - tab[code, 2], row, irow, np.int8(code), cnt, last)
             counts[i] = cnt
     return _overflow(counts, maxn)
 
@@ -263,13 +262,13 @@ def _build_brute(x, box, types, cutsq, half, nlist, image, counts):
 
 
 @njit(cache=True)
-def build_into(x, box, types, cutsq, ncell, seg, shift, half, nlist, image, counts):
+def build_into(x, box, types, cutsq, ncell, seg, half, nlist, image, counts):
     """Fill ``nlist``/``image``/``counts`` in place; return 0, or the needed row length when ``nlist`` is too
-    narrow. ``seg``, ``shift``: the cell table of :func:`cell_table`; an empty one (``seg.shape[0] == 0``) selects
+    narrow. ``seg``: the cell table of :func:`cell_table`; an empty one (``seg.shape[0] == 0``) selects
     the all-pairs search (boxes too small for a cell list). Image codes refer to the wrapped frame x - L floor(x / L)
     of these positions."""
     if seg.shape[0] > 0:
-        return _build_cells(x, box, types, cutsq, ncell, seg, shift, half, nlist, image, counts)
+        return _build_cells(x, box, types, cutsq, ncell, seg, half, nlist, image, counts)
     return _build_brute(x, box, types, cutsq, half, nlist, image, counts)
 
 
@@ -420,10 +419,10 @@ class NeighborList:
                     self.nsub, best, chosen = nsub, cost, ncell
         if self.nsub:
             self.ncell = chosen
-            self.cell_nbr, self.cell_shift = cell_table(chosen, box, self.half, self.nsub)
+            self.cell_nbr = cell_table(chosen, self.half, self.nsub)
         else:
             self.ncell = np.ones(box.size, np.int64)
-            self.cell_nbr, self.cell_shift = np.zeros((0, 0, 3), np.int64), np.zeros((0, 0, 3))
+            self.cell_nbr = np.zeros((0, 0, 3), np.int32)
         self._cells_for = n
 
     @property
@@ -446,8 +445,8 @@ class NeighborList:
             est = int(1.5 * rho * vol * (0.5 if self.half else 1.0)) + 16
             self.resize(n, est)
         while True:
-            over = build_into(x, self.box, types, self.cutsq, self.ncell, self.cell_nbr, self.cell_shift,
-                              self.half, self.nlist, self.image, self.counts)
+            over = build_into(x, self.box, types, self.cutsq, self.ncell, self.cell_nbr, self.half, self.nlist,
+                              self.image, self.counts)
             if over == 0:
                 break
             self.resize(n, int(over * 1.3) + 8)
