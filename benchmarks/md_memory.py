@@ -9,7 +9,7 @@ steps from that state, on one thread, each in a fresh process:
   process that only starts it), and LAMMPS's own estimate ("Per MPI rank memory allocation", the largest printed).
   The minimisation runs in a separate LAMMPS process, so it is not counted.
 - **ours**: the process first compiles (or loads from the numba cache) every kernel on a small system of the same
-  model, then resets the kernel's peak-RSS counter (``/proc/self/clear_refs``), builds the ``NoseHoover`` integrator
+  model, then resets the process's peak-RSS counter (``/proc/self/clear_refs``), builds the ``NoseHoover`` integrator
   of the large system and runs it. Reported: the process peak during that part, and the increment over the
   resident size just before it (what the system itself costs, without the interpreter, numpy and numba).
 

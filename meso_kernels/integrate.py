@@ -123,9 +123,10 @@ def _reorder(x, v, types, ids, img, box, ncell):
 def _md_loop(nsteps, resume, x, v, vstate, F, en, types, ids, img, box, dt, nl, image, counts, xref, skin, cutsq, ncell,
              nbr, kind, params, rcsq, tb, nchunks, branch, thermostat, xi, pxi, Q, g, T):
     """Run up to nsteps steps. ``en = [U, W, n_builds]`` is updated in place (U and W of the last step). Returns
-    (steps done, status); status _NEED_GROW means the neighbour list must be widened and the current step finished by the caller
-    (positions already drifted). With ``resume`` the first step starts after the drift. Positions are wrapped
-    into the box at every list build, which is then the build frame of the list (offset zero).
+    (steps done, status); status _NEED_GROW means the neighbour list must be widened and the current step
+    finished by the caller (positions already drifted). With ``resume`` the first step starts after the drift.
+    Positions are wrapped into the box at every list build, which is then the build frame of the list (offset
+    zero).
     ``vstate = [s, ke2]``: the true velocities are s * v (the last thermostat scaling is applied lazily, fused into
     the next velocity pass) and ke2 = sum (s v)^2; both persist between calls so that splitting a run into blocks
     gives bitwise the same trajectory."""
