@@ -257,12 +257,6 @@ FIGURES = {"2": _fig02, "3": _fig03, "4": _fig04(MODELS), "5": _fig05, "6": _fig
 #: every committed default result is complete skips these, and the book computes what is missing when built.
 IN_PROGRESS = {
     "2": "the 2D IPL liquid at T = 0.48, its local ensemble (tau_alpha/6) and bond map",
-    "4": "deeper liquids and mechanics ensembles at every liquid temperature",
-    "6": "deeper liquids, mechanics ensembles at every liquid temperature, local ensembles",
-    "7": "local ensembles (local kappa and isoconfigurational mobility) of the SS densities",
-    "9": "deeper liquids",
-    "10": "deeper liquids (the compared state points are stored)",
-    "11": "deeper liquids (the compared state points are stored)",
 }
 
 
