@@ -22,8 +22,9 @@
 #   long-wavelength collective drift that is large in 2D and says nothing about local rearrangements;
 # - **right, the local dipole stiffness**: the configuration is quenched to its inherent structure, and every
 #   interacting pair (i, j) gets κ_ij, the stiffness of the glass against a pair of opposite unit forces on i and j
-#   (Eqs. A2–A3). Each bond is drawn in the colour of its κ_ij. Circles mark the cores of the 12 softest
-#   pseudoharmonic modes (quasilocalised soft modes, found as in the paper's Appendix B).
+#   (Eqs. A2–A3). Each bond is drawn in the colour of its κ_ij. Circles mark the cores of the softest
+#   pseudoharmonic modes (quasilocalised soft modes, found as in the paper's Appendix B: the 12 softest distinct
+#   ones, or fewer when the minimisations from every pair's dipole response reach fewer distinct modes).
 #
 # The paper's claim is that the two maps look alike: where the glass is soft against local dipoles, the liquid
 # moves, and the soft dipoles sit where the soft quasilocalised modes are. This page redraws the picture with
@@ -126,8 +127,8 @@ plt.show()
 # Left: the isoconfigurational mean of |neighbour-relative displacement| after t_obs (the displacement of a particle
 # minus the mean displacement of the particles within the first minimum of g_BB(r) around it at the start), drawn
 # on the configuration the runs start from. Right: every interacting pair of the inherent structure of the same
-# configuration, coloured by κ_ij on a logarithmic scale; circles: the cores (largest |π_i|) of the 12 softest
-# pseudoharmonic modes, repeated as dashed circles on the left. On both panels red marks the soft or mobile end. The
+# configuration, coloured by κ_ij on a logarithmic scale; circles: the cores (largest |π_i|) of the softest distinct
+# pseudoharmonic modes (at most 12; the title gives their number), repeated as dashed circles on the left. On both panels red marks the soft or mobile end. The
 # particles are drawn at their sizes λ_AA = 1 and λ_BB = 1.4 scaled down, so that the bonds stay visible.
 
 # %% tags=["hide-input"]
